@@ -132,7 +132,7 @@ def phase_tree(plan: Plan, roster: Roster, phase: str, as_of: dt.date | None = N
     """The units a phase is judged on: the roster on the phase's last day (or ``as_of``)."""
     p = plan.phase(phase)
     day = min(p.end, as_of) if as_of else p.end
-    return roster.tree(max(day, p.start)).subtree(plan.scope)
+    return roster.scoped_tree(max(day, p.start), plan.scope)
 
 
 def evaluate(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from .errors import RosterError
@@ -166,7 +166,14 @@ class Roster:
     def check(self) -> None:
         """Raise ``RosterError`` if codes clash on a date or parents are missing."""
         problems: list[str] = []
-        days = sorted({u.valid_from or _MIN for u in self.units} | {_MIN})
+        # the tree changes only where a record starts or the day after one ends
+        days = {u.valid_from or _MIN for u in self.units} | {_MIN}
+        days |= {
+            u.valid_to + dt.timedelta(days=1)
+            for u in self.units
+            if u.valid_to and u.valid_to < _MAX
+        }
+        days = sorted(days)
         for day in days:
             seen: dict[str, Unit] = {}
             for u in self.units:
@@ -192,6 +199,29 @@ class Roster:
             former = {u.code: u for u in self.units if u.code in replaced and not u.valid_on(day)}
             self._trees[day] = Tree(day, units, former)
         return self._trees[day]
+
+    def scoped_tree(self, day: dt.date, scope: str | None) -> Tree:
+        """The tree on ``day`` under ``scope``, even after ``scope`` itself was dissolved.
+
+        A district dissolved in 2025 (or a province merged into another) no longer has a
+        record on ``day``; its communes' successors still report for the plan. They are
+        gathered under a stand-in root carrying the scope's code and last name.
+        """
+        tree = self.tree(day)
+        if scope is None:
+            return tree
+        if scope in tree.units:
+            return tree.subtree(scope)
+        last = self.find(scope)
+        if last is None:
+            return Tree(day, {}, tree.former)
+        before = self.tree(last.valid_to or last.valid_from or day).subtree(scope)
+        units = {scope: Unit(scope, last.name, last.level)}
+        for old in before.communes_under(scope) if scope in before.units else []:
+            new = tree.successor(old)
+            if new is not None and new not in units:
+                units[new] = replace(tree.units[new], parent=scope)
+        return Tree(day, units, tree.former)
 
     def find(self, code: str, day: dt.date | None = None) -> Unit | None:
         """The record with ``code`` valid on ``day`` (or the latest one)."""

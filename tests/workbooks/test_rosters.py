@@ -235,3 +235,16 @@ def test_national_rosters():
     assert july.levels == ("province", "commune")
     assert len(july.roots()) == 34
     assert len(july.communes_under("40")) == 130
+
+
+def test_a_plan_scoped_to_a_dissolved_district_still_finds_its_communes():
+    roster = load_roster("quang-ninh")
+    before = roster.scoped_tree(dt.date(2025, 1, 15), "196")
+    during = roster.scoped_tree(dt.date(2025, 4, 1), "196")
+    after = roster.scoped_tree(dt.date(2025, 8, 19), "196")
+    old_communes = set(before.communes_under("196"))
+    assert old_communes and set(during.communes_under("196")) == old_communes
+    # the ten Uông Bí communes became three new wards
+    new = after.communes_under("196")
+    assert sorted(after.unit(c).name for c in new) == ["Phường Uông Bí", "Phường Vàng Danh", "Phường Yên Tử"]
+    assert after.unit("196").name == before.unit("196").name
