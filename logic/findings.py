@@ -361,9 +361,12 @@ def finding(
     member: str | None = None,
     **details,
 ) -> Finding:
-    """Build a finding from the catalog; ``details`` fill the message template."""
+    """Build a finding from the catalog; ``details`` (and the location) fill the template."""
     sev, _title, template, hint = CATALOG[code]
-    text = template.format_map(_SafeDict({k: _fmt(v) for k, v in details.items()}))
+    # Templates also name the location ("Trang “{sheet}” có ô ở {cell}"); details win.
+    where = {"sheet": sheet, "cell": cell, "unit": unit, "phase": phase, "member": member}
+    values = {k: v for k, v in where.items() if v is not None} | details
+    text = template.format_map(_SafeDict({k: _fmt(v) for k, v in values.items()}))
     return Finding(
         code=code,
         severity=severity or sev,
