@@ -136,6 +136,12 @@ CATALOG: dict[str, tuple[Severity, str, str, str]] = {
         "Chỉ tiêu {indicator}: ô “{component}” chứa chữ “{value}”, đã đọc là {number}.",
         "Nhập số trực tiếp (không gõ dấu nháy, khoảng trắng).",
     ),
+    "value_percent": (
+        "error",
+        "Ghi tỷ lệ thay cho số lượng",
+        "Chỉ tiêu {indicator}: ô “{component}” ghi tỷ lệ “{value}”; ô này cần số lượng.",
+        "Ghi số lượng (ví dụ số tin báo, số vụ); phần mềm tự tính tỷ lệ.",
+    ),
     "value_negative": (
         "error",
         "Số âm",
