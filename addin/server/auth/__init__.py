@@ -1,0 +1,1 @@
+"""Authentication providers of the add-in server (xlwings Server imports ``auth.<name>``)."""

@@ -1,0 +1,326 @@
+"""The add-in through a real xlwings Server (``python -m addin.serve``) on 127.0.0.1.
+
+Names of the demo UDFs and script are gathered below: when ``addin/udfs.py`` and
+``addin/buttons.py`` get their real content, point these at real functions.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
+import httpx
+import pytest
+from openpyxl import Workbook
+
+ROOT = Path(__file__).resolve().parents[2]
+
+UDF = "TD_ECHO_SUM"
+UDF_DOC = "Cộng tất cả các số trong một vùng ô; báo lỗi nếu có ô không phải là số."
+UDF_ARG_DOC = "Vùng ô chứa các số cần cộng (ô trống được bỏ qua)."
+UDF_ARGS = ([[1, 2], [3, None]],)
+UDF_RESULT = [[6.0]]
+UDF_BAD_ARGS = ([[1, "abc"]],)
+UDF_ERROR = "Ô ở dòng 1, cột 2 của vùng không phải là số: “abc”."
+SCRIPT = "hello"
+SCRIPT_HELPER = "do_hello"  # a plain function of addin.buttons: must not be callable
+EXPECTED_ACTIONS = [
+    ("setValues", None),
+    ("setRangeColor", ["#FFF2CC"]),
+    ("addNote", ["$A$1", "Ô này do add-in Thi đua ghi."]),
+    ("addSheet", [2, "Kết quả"]),
+]
+MAX_BYTES = 5 * 1024 * 1024
+
+
+@pytest.fixture
+def report_xlsx(tmp_path: Path) -> Path:
+    """A two-sheet workbook as a commune might send it."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Báo cáo"
+    ws["A1"] = "Chỉ tiêu"
+    ws["B1"] = "Số liệu"
+    ws["A2"] = "Tỷ lệ"
+    ws["B2"] = 0.8
+    wb.create_sheet("Ghi chú")["C3"] = "xã Đông Sơn"
+    path = tmp_path / "bao-cao.xlsx"
+    wb.save(path)
+    return path
+
+
+def test_root_and_manifest(server):
+    response = server.request("GET", "/manifest")
+    assert response.status_code == 200
+    assert "Thi đua [dev]" in response.text
+    assert "<Id>0bab7224-72b7-4f02-bfcd-436c38cdddc8</Id>" in response.text
+    assert f"{server.base_url}/taskpane.html" in response.text
+    assert '<bt:String id="Functions.Namespace" DefaultValue="THIDUA_DEV"' in response.text
+
+
+def test_functions_meta_lists_udf_with_vietnamese_doc(server):
+    meta = server.request("GET", "/xlwings/custom-functions-meta").json()
+    functions = {f["name"]: f for f in meta["functions"]}
+    assert functions[UDF]["description"] == UDF_DOC
+    assert functions[UDF]["parameters"][0]["description"] == UDF_ARG_DOC
+    assert unicodedata.is_normalized("NFC", functions[UDF]["description"])
+
+
+def test_scripts_meta_lists_only_scripts(server):
+    meta = server.request("GET", "/xlwings/custom-scripts-meta").json()
+    names = [m["function_name"] for m in meta]
+    assert SCRIPT in names
+    assert SCRIPT_HELPER not in names
+    assert "hello_macro" not in names
+
+
+def test_functions_code_registers_udf(server):
+    js = server.request("GET", "/xlwings/custom-functions-code").text
+    assert f'CustomFunctions.associate("{UDF}", {UDF});' in js
+
+
+def test_taskpane_has_a_button_per_script_and_the_token_form(server):
+    html = server.request("GET", "/taskpane.html").text
+    scripts = server.request("GET", "/xlwings/custom-scripts-meta").json()
+    assert html.count("xw-click=") == len(scripts)
+    assert f'xw-click="{SCRIPT}"' in html
+    assert "Chào hỏi (thử add-in)" in html
+    assert 'id="thidua-token-form"' in html
+
+
+def test_udf_call_returns_value(call_udf):
+    response = call_udf(UDF, *UDF_ARGS)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"result": UDF_RESULT}
+
+
+def test_udf_xlwings_error_is_400_with_vietnamese_message(call_udf):
+    response = call_udf(UDF, *UDF_BAD_ARGS)
+    assert response.status_code == 400
+    assert response.text == UDF_ERROR
+
+
+def test_script_returns_actions(call_script, book_payload, report_xlsx):
+    response = call_script(SCRIPT, book_payload(report_xlsx))
+    assert response.status_code == 200, response.text
+    actions = response.json()["actions"]
+    assert [(a["func"], a["args"] if a["func"] != "setValues" else None) for a in actions] == (
+        EXPECTED_ACTIONS
+    )
+    set_values = actions[0]
+    assert set_values["values"] == [["Xin chào, đồng chí!"]]
+    assert (set_values["sheet_position"], set_values["start_row"], set_values["start_column"]) == (
+        0,
+        0,
+        0,
+    )
+
+
+def test_book_payload_matches_the_workbook(book_payload, report_xlsx):
+    payload = book_payload(report_xlsx, include=["Báo cáo"])
+    first, second = payload["sheets"]
+    assert first["values"] == [["Chỉ tiêu", "Số liệu"], ["Tỷ lệ", 0.8]]
+    assert first["used_range_address"] == "A1:B2"
+    assert second["values"] == [[]]  # not included: sent without values
+    assert second["used_range_address"] == "C3:C3"
+    full = book_payload(report_xlsx)["sheets"][1]["values"]
+    assert full == [["", "", ""], ["", "", ""], ["", "", "xã Đông Sơn"]]
+
+
+@pytest.mark.parametrize("name", ["NO_SUCH_FUNCTION", "xw", "runtime", "__class__", "__spec__"])
+def test_unknown_function_is_4xx(call_udf, name):
+    response = call_udf(name, [[1]])
+    assert response.status_code == 400, response.text
+    assert f"Không có hàm “{name}” trong add-in" in response.text
+
+
+@pytest.mark.parametrize("name", ["no_such_script", SCRIPT_HELPER, "xw", "__class__"])
+def test_unknown_script_is_4xx(call_script, book_payload, report_xlsx, name):
+    response = call_script(name, book_payload(report_xlsx))
+    assert response.status_code == 400, response.text
+    assert f"Không có lệnh “{name}” trong add-in" in response.text
+
+
+def test_malformed_body_is_4xx(server):
+    response = server.request(
+        "POST",
+        "/xlwings/custom-functions-call",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert 400 <= response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    "token", ["", "wrong-token", "Bearer wrong-token"], ids=["none", "wrong", "bearer-wrong"]
+)
+def test_missing_or_wrong_token_is_401(server, token):
+    response = server.call_udf(UDF, *UDF_ARGS, token=token)  # "": no Authorization header
+    assert response.status_code == 401
+    assert "Mã truy cập add-in" in response.json()["detail"]
+
+
+def test_bearer_token_is_accepted(server):
+    response = server.call_udf(UDF, *UDF_ARGS, token=f"Bearer {server.token}")
+    assert response.status_code == 200
+
+
+def test_no_token_for_scripts_is_401(server, book_payload, report_xlsx):
+    with httpx.Client(base_url=server.base_url) as client:
+        response = client.post(
+            f"/xlwings/custom-scripts-call/{SCRIPT}", json=book_payload(report_xlsx)
+        )
+    assert response.status_code == 401
+
+
+def test_oversized_body_is_413(server):
+    body = b'{"func_name": "' + b"x" * (MAX_BYTES + 1) + b'"}'
+    response = server.request(
+        "POST",
+        "/xlwings/custom-functions-call",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert "quá lớn" in response.text
+
+
+def test_oversized_chunked_body_is_413(server):
+    def chunks():
+        for _ in range(6):
+            yield b" " * (1024 * 1024)
+
+    response = server.request(
+        "POST",
+        "/xlwings/custom-functions-call",
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_body_just_under_the_limit_is_served(server, make_udf_body, chunked):
+    body = json.dumps(make_udf_body(UDF, *UDF_ARGS)).encode()
+    body += b" " * (MAX_BYTES - len(body))  # JSON allows trailing whitespace
+    content = iter([body[: len(body) // 2], body[len(body) // 2 :]]) if chunked else body
+    response = server.request(
+        "POST",
+        "/xlwings/custom-functions-call",
+        content=content,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"result": UDF_RESULT}
+
+
+def test_dev_no_auth_serves_without_token(server_no_auth):
+    response = server_no_auth.call_udf(UDF, *UDF_ARGS)
+    assert response.status_code == 200
+    assert response.json() == {"result": UDF_RESULT}
+
+
+def _serve(clean_env, args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "addin.serve", *args],
+        cwd=ROOT,
+        env=clean_env(DOTENV_PATH=str(ROOT / "no-such.env"), **env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        ([], {}, "THIDUA_ADDIN_TOKEN"),
+        (["--dev-no-auth", "--host", "0.0.0.0"], {}, "--dev-no-auth"),
+        ([], {"XLWINGS_AUTH_PROVIDERS": "[]", "THIDUA_ADDIN_TOKEN": "x" * 20}, "--dev-no-auth"),
+    ],
+    ids=["no-token", "no-auth-on-public-host", "auth-off-by-env"],
+)
+def test_serve_refuses_to_start_without_authentication(clean_env, args, env, message):
+    done = _serve(clean_env, ["--port", "1", *args], **env)
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+IN_PROCESS = r"""
+import asyncio, json
+from addin import runtime
+runtime.prepare()
+import xlwings as xw
+import xlwings.server
+import addin.udfs, addin.buttons
+cases = json.loads(open("CASES", encoding="utf-8").read())
+out = {"results": [], "cell_fix": runtime.cell_fix_applied()}
+for body in cases["udfs"]:
+    try:
+        out["results"].append({"result": asyncio.run(xlwings.server.custom_functions_call(body, addin.udfs))})
+    except xw.XlwingsError as e:
+        out["results"].append({"error": str(e)})
+book = xw.Book(json=cases["book"])
+book = asyncio.run(xlwings.server.custom_scripts_call(addin.buttons, cases["script"], typehint_to_value={xw.Book: book}))
+out["actions"] = book.json()["actions"]
+print(json.dumps(out))
+"""
+
+
+def test_in_process_calls_give_the_server_results(
+    server, python_runner, make_udf_body, book_payload, report_xlsx, tmp_path
+):
+    """What xlwings Lite does: call the modules without HTTP; same answers as the server."""
+    udfs = [make_udf_body(UDF, *UDF_ARGS), make_udf_body(UDF, *UDF_BAD_ARGS)]
+    cases = {"udfs": udfs, "book": book_payload(report_xlsx), "script": SCRIPT}
+    cases_file = tmp_path / "cases.json"
+    cases_file.write_text(json.dumps(cases), encoding="utf-8")
+    out = python_runner(IN_PROCESS.replace("CASES", cases_file.as_posix()))
+
+    assert out["cell_fix"] is True
+    assert out["results"][0] == server.call_udf(UDF, *UDF_ARGS).json()
+    http_error = server.call_udf(UDF, *UDF_BAD_ARGS)
+    assert out["results"][1] == {"error": http_error.text}
+    http_actions = server.call_script(SCRIPT, book_payload(report_xlsx)).json()["actions"]
+    assert out["actions"] == http_actions
+
+
+def test_import_addin_is_runtime_neutral(python_runner):
+    """Without XLWINGS_ON_SERVER: plain functions, no xlwings_server, environment untouched."""
+    out = python_runner(
+        "import json, os, sys\n"
+        "import addin, addin.runtime, addin.udfs, addin.buttons, addin.lite, addin.serve\n"
+        f"print(json.dumps({{'server': 'xlwings_server' in sys.modules,"
+        f" 'env': os.environ.get('XLWINGS_ON_SERVER'),"
+        f" 'marked': hasattr(addin.udfs.{UDF}, '__xlfunc__'),"
+        f" 'value': addin.udfs.{UDF}(*{UDF_ARGS!r})}}))"
+    )
+    assert out == {"server": False, "env": None, "marked": False, "value": UDF_RESULT[0][0]}
+
+
+def test_cell_fix_is_applied_and_can_be_switched_off(python_runner, clean_env):
+    code = (
+        "import json\n"
+        "from addin import runtime\n"
+        "applied = runtime.prepare()\n"
+        "import xlwings.utils, xlwings.conversion.standard as s\n"
+        "print(json.dumps([applied, runtime.cell_fix_applied(), s.is_jsnull is xlwings.utils.is_jsnull,"
+        " xlwings.utils.is_jsnull(None)]))"
+    )
+    assert python_runner(code) == [True, True, True, False]
+    assert python_runner(code, env=clean_env(THIDUA_NO_CELL_FIX="1")) == [False, False, True, False]
+
+
+def test_prepare_refuses_an_xlwings_imported_too_early(python_runner):
+    out = python_runner(
+        "import json, xlwings\n"
+        "from addin import runtime\n"
+        "try:\n"
+        "    runtime.prepare()\n"
+        "except RuntimeError as e:\n"
+        "    print(json.dumps(str(e)))\n"
+    )
+    assert "imported before" in out
