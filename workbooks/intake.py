@@ -28,6 +28,7 @@ import contextlib
 import functools
 import hashlib
 import io
+import logging
 import os
 import re
 import stat
@@ -48,6 +49,8 @@ from typing import BinaryIO, Literal
 from logic.findings import Finding, finding
 
 __all__ = ["Intake", "Skipped", "Source", "collect"]
+
+log = logging.getLogger(__name__)
 
 # Bytes read to judge a file's kind; every signature we look for is near the start.
 HEAD_BYTES = 8192
@@ -87,6 +90,9 @@ _STRUCTURE_DEFECTS: dict[type, str] = {
 _PAYLOAD_DEFECTS = (email_errors.InvalidBase64PaddingDefect, email_errors.InvalidBase64LengthDefect)
 
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,76}:")
+# An mbox "From_" line: "From sender Mon Mar  4 17:00:00 2024" (a plain text starting with
+# "From " is not a mailbox).
+_FROM_LINE = re.compile(rb"From \S+ +[^\r\n]*\d\d?:\d\d")
 _MAIL_HEADERS = {
     b"received",
     b"from",
@@ -217,7 +223,7 @@ def _sniff(head: bytes, opener: Callable[[], BinaryIO], name: str | None) -> _Ki
         if head.startswith(magic):
             return _Kind("other", what)
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    if text.startswith(b"From ") and suffix != ".eml":
+    if _FROM_LINE.match(text) and suffix != ".eml":
         return _Kind("mbox", "hộp thư (mbox)")
     if _looks_like_headers(text):
         return _Kind("email", "thư điện tử")
@@ -464,8 +470,10 @@ def _parse_date(text: str) -> datetime | None:
         return None
 
 
-def _iter_mbox(f: BinaryIO) -> Iterator[tuple[bytes, bool]]:
-    """Yield ``(message bytes, too_large)`` from an mbox stream, one message in memory at a time.
+def _iter_mbox(f: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    """Yield ``(message bytes, size)`` from an mbox stream, one message in memory at a time.
+
+    Beyond ``MAX_MESSAGE_BYTES`` the bytes are dropped (empty) and only the size is counted.
 
     A message starts at a ``From `` line at the start of the file or after a blank line
     (robust against unescaped ``From`` lines inside bodies). The first item is the text
@@ -473,25 +481,24 @@ def _iter_mbox(f: BinaryIO) -> Iterator[tuple[bytes, bool]]:
     """
     chunks: list[bytes] = []
     size = 0
-    too_large = False
     prev_blank = True
     at_line_start = True
     while line := f.readline(1 << 20):  # bounded: a file without newlines is read in pieces
         starts_line = at_line_start
         if starts_line and prev_blank and line.startswith(b"From "):
-            yield b"".join(chunks), too_large
-            chunks, size, too_large = [], 0, False
+            yield b"".join(chunks), size
+            chunks, size = [], 0
         else:
             if starts_line and re.match(rb">+From ", line):
                 line = line[1:]
             size += len(line)
-            if size > MAX_MESSAGE_BYTES:
-                too_large, chunks = True, []
-            elif not too_large:
+            if size <= MAX_MESSAGE_BYTES:
                 chunks.append(line)
+            else:
+                chunks = []
         prev_blank = starts_line and line.strip() == b""
         at_line_start = line.endswith(b"\n")
-    yield b"".join(chunks), too_large
+    yield b"".join(chunks), size
 
 
 # --------------------------------------------------------------------------- collector
@@ -678,7 +685,7 @@ class _Collector:
         member: str | None,
         name: str | None,
         kind: _Kind,
-        decision: Literal["reject", "ignore"] | str,
+        decision: str,
         sha: str | None,
         meta: _Meta,
     ) -> None:
@@ -733,12 +740,12 @@ class _Collector:
         before = self._count()
         try:
             with open(path, "rb") as f:
-                for i, (raw, too_large) in enumerate(_iter_mbox(f)):
+                for i, (raw, size) in enumerate(_iter_mbox(f)):
                     if i == 0:  # the text before the first "From " line: normally nothing
                         if raw.strip():
                             self._corrupt(path, None, "hộp thư không đúng định dạng mbox", _Meta())
-                    elif too_large:
-                        self._too_large(path, None, MAX_MESSAGE_BYTES + 1, _Meta(message=i))
+                    elif size > MAX_MESSAGE_BYTES:
+                        self._too_large(path, None, size, _Meta(message=i))
                     else:
                         self._visit_message(path, raw, index=i, prefix="", outer=None, depth=0)
         except OSError as exc:
@@ -785,8 +792,13 @@ class _Collector:
                         damage.append(why)
                 if part.is_multipart():  # containers, including forwarded message/rfc822
                     continue
-                self._visit_part(path, part, number, prefix=prefix, meta=meta, depth=depth)
-        except Exception:  # a header the stdlib chokes on: keep what was taken so far
+                try:
+                    self._visit_part(path, part, number, prefix=prefix, meta=meta, depth=depth)
+                except Exception:  # a header the stdlib chokes on: lose this part, not the rest
+                    log.warning("part %d of %s is unreadable", number, path, exc_info=True)
+                    damage.append(f"phần {number} không đọc được")
+        except Exception:  # the walk itself failed: keep what was taken so far
+            log.warning("cannot walk %s", path, exc_info=True)
             damage.append("cấu trúc MIME không hợp lệ")
         if damage:
             self._corrupt(path, member_of_message, f"{which}: " + "; ".join(damage), meta)
@@ -834,7 +846,7 @@ class _Collector:
         if kind.family != "workbook":
             if ctype in _SIGNATURE_TYPES:
                 return
-            if maintype == "image" and part["Content-ID"]:
+            if maintype == "image" and "Content-ID" in part:  # checks the name only
                 return  # an image the HTML body shows (signature logo), whatever its disposition
             listed = disposition == "attachment" or (
                 maintype not in {"text", "image"} and (name is not None or disposition != "inline")

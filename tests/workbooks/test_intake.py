@@ -593,3 +593,9 @@ def test_damaged_bytes_never_raise_and_are_accounted_for(tmp_path, books):
         assert items, n
         assert all(isinstance(s.data, bytes) for s in intake.sources)
         assert all(k.status in {"ignored", "rejected"} and k.reason for k in intake.skipped)
+
+
+def test_text_starting_with_from_is_not_a_mailbox(tmp_path):
+    note = write(tmp_path / "inbox" / "ghi-chu.txt", b"From the district office:\nsend by Friday\n")
+    [k] = collect([tmp_path / "inbox"]).skipped
+    assert (k.path, k.status, k.reason) == (str(note), "ignored", "không phải bảng tính (văn bản)")
