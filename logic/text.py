@@ -176,6 +176,7 @@ for _seq, _uni in _VNI_DECODE.items():
     # Prefer the first (same-case) sequence; identities like "ì" need no entry.
     if _seq != _uni:
         _VNI_ENCODE.setdefault(_uni, _seq)
+del _seq, _uni
 
 
 def from_tcvn3(s: str, upper: bool = False) -> str:
@@ -256,9 +257,9 @@ def legacy_font_encoding(font_name: str | None) -> LegacyEncoding | None:
 
 def is_uppercase_legacy_font(font_name: str | None) -> bool:
     """Tell whether a TCVN3 font draws everything as capitals (``.VnTimeH``, ``.VnArialH``)."""
-    if legacy_font_encoding(font_name) != "tcvn3":
+    if font_name is None or legacy_font_encoding(font_name) != "tcvn3":
         return False
-    return font_name.strip().endswith("H")  # type: ignore[union-attr]
+    return font_name.strip().endswith("H")
 
 
 # Vietnamese letters beyond Latin-1: their presence means the text is already Unicode.
