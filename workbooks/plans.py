@@ -91,7 +91,7 @@ _PLAN_FIELDS: list[_Column] = [
     ("allow_gaps", "Cho phép khoảng trống giữa các đợt", ()),
 ]
 _PHASE_COLUMNS: list[_Column] = [
-    ("code", "Mã đợt", ("Mã", "Đợt")),
+    ("code", "Mã đợt", ("Mã",)),
     ("name", "Tên đợt", ("Tên",)),
     ("theme", "Chủ đề", ()),
     ("start", "Từ ngày", ("Ngày bắt đầu",)),
@@ -461,7 +461,8 @@ def _table(grid, columns: list[_Column], sheet: str, where: _Where, problems: _P
             if name is not None and name not in found:
                 found[name] = col
                 texts[name] = _text(value)
-        if required in found:
+        # Two known headers at least: a data row can hold one word that looks like a header.
+        if required in found and len(found) >= min(2, len(columns)):
             where.headers[sheet] = texts
             body = grid[i + 1 :]
             break
@@ -527,9 +528,7 @@ def _read_indicators(grid, where: _Where, problems: _Problems) -> list[dict]:
             ind["parts"] = [p for p in re.split(r"[\s,;]+", _text(rec["parts"])) if p]
         labels = {}
         for slot, name in enumerate(("label1", "label2")):
-            if _blank(rec.get(name)):
-                continue
-            if kind is None:
+            if _blank(rec.get(name)) or kind is None:
                 continue
             comps = COMPONENTS[kind]
             if slot >= len(comps):
