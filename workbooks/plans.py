@@ -33,13 +33,10 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import openpyxl
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 from pydantic import ValidationError
 
 from logic.errors import PlanError, ThiduaError
@@ -360,6 +357,8 @@ def _open_book(path: Path) -> Iterator[Any]:
     """Open a workbook read-only, and close it: read-only books keep the file open."""
     if not path.is_file():
         raise PlanError(f"không tìm thấy tệp kế hoạch “{path}”")
+    import openpyxl  # here, not at the top: loading a TOML plan needs no workbook library
+
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as e:  # zip, XML and format errors all mean one thing to a user
@@ -870,8 +869,18 @@ def _levels(value: Any) -> tuple[str, ...]:
 
 # --- workbook: writing ----------------------------------------------------------------------
 
-_BOLD = Font(bold=True)
-_WRAP = Alignment(wrap_text=True, vertical="top")
+
+@cache
+def _style(name: str):
+    from openpyxl.styles import Alignment, Font
+
+    return {
+        "bold": Font(bold=True),
+        "title": Font(bold=True, size=13),
+        "wrap": Alignment(wrap_text=True, vertical="top"),
+    }[name]
+
+
 _DATE_FORMAT = "DD/MM/YYYY"
 
 
@@ -882,6 +891,8 @@ def write_plan_workbook(plan: Plan, path: str | Path, *, units: Roster | None = 
     temporary name and then moved into place, so a failure never leaves half a file.
     """
     path = Path(path)
+    import openpyxl  # here, not at the top: it pulls in numpy (~0.5 s) for every command
+
     book = openpyxl.Workbook()
     ws = book.active
     ws.title = SHEET_PLAN
@@ -937,12 +948,18 @@ def _put(ws, row: int, col: int, value: Any, number_format: str | None = None):
     return cell
 
 
+def _column_letter(col: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(col)
+
+
 def _header_row(ws, headers: list[str], widths: list[int]) -> None:
     for col, (text, width) in enumerate(zip(headers, widths, strict=True), start=1):
         cell = _put(ws, 1, col, text)
-        cell.font = _BOLD
-        cell.alignment = _WRAP
-        ws.column_dimensions[get_column_letter(col)].width = width
+        cell.font = _style("bold")
+        cell.alignment = _style("wrap")
+        ws.column_dimensions[_column_letter(col)].width = width
     ws.freeze_panes = "A2"
 
 
@@ -954,10 +971,10 @@ def _write_plan_sheet(ws, plan: Plan) -> None:
         "version": plan.version, "source": plan.source, "allow_gaps": "x" if plan.allow_gaps else None,
     }  # fmt: skip
     for row, (name, label, _) in enumerate(_PLAN_FIELDS, start=2):
-        _put(ws, row, 1, label).font = _BOLD
+        _put(ws, row, 1, label).font = _style("bold")
         value = values[name]
         fmt = _DATE_FORMAT if isinstance(value, dt.date) else "@"
-        _put(ws, row, 2, value, fmt).alignment = _WRAP
+        _put(ws, row, 2, value, fmt).alignment = _style("wrap")
 
 
 def _write_phases(ws, plan: Plan) -> None:
@@ -965,7 +982,7 @@ def _write_phases(ws, plan: Plan) -> None:
     for row, p in enumerate(plan.phases, start=2):
         _put(ws, row, 1, p.code, "@")
         _put(ws, row, 2, p.name)
-        _put(ws, row, 3, p.theme).alignment = _WRAP
+        _put(ws, row, 3, p.theme).alignment = _style("wrap")
         _put(ws, row, 4, p.start, _DATE_FORMAT)
         _put(ws, row, 5, p.end, _DATE_FORMAT)
 
@@ -974,7 +991,7 @@ def _write_groups(ws, plan: Plan) -> None:
     _header_row(ws, [h for _, h, _ in _GROUP_COLUMNS], [10, 90])
     for row, g in enumerate(plan.groups, start=2):
         _put(ws, row, 1, g.code, "@")
-        _put(ws, row, 2, g.name).alignment = _WRAP
+        _put(ws, row, 2, g.name).alignment = _style("wrap")
 
 
 def _value_format(kind: str, value: float | None) -> str | None:
@@ -1012,8 +1029,10 @@ def _write_indicators(ws, plan: Plan) -> None:
             (ind.note, None), (ind.source, None),
         ]  # fmt: skip
         for col, (value, fmt) in enumerate(cells, start=1):
-            _put(ws, row, col, value, fmt).alignment = _WRAP
+            _put(ws, row, col, value, fmt).alignment = _style("wrap")
     last = max(len(plan.indicators) + 1, 200)
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     kinds = DataValidation(
         type="list", formula1='"' + ",".join(KIND_LABELS.values()) + '"', allow_blank=True
     )
@@ -1077,7 +1096,7 @@ def _write_help(ws) -> None:
     for row, line in enumerate(_HELP, start=1):
         cell = _put(ws, row, 1, line)
         if row == 1:
-            cell.font = Font(bold=True, size=13)
+            cell.font = _style("title")
 
 
 # --- describing -----------------------------------------------------------------------------
