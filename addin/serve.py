@@ -118,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _token_in_dotenv() -> bool:
-    dotenv = SERVER_DIR / ".env"
+    # The same file xlwings Server reads: DOTENV_PATH or addin/server/.env.
+    dotenv = Path(os.environ.get("DOTENV_PATH", SERVER_DIR / ".env"))
     if not dotenv.is_file():
         return False
     return any(

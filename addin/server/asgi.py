@@ -1,8 +1,11 @@
 """The ASGI app to serve: xlwings Server's ``main_app`` behind a request-size limit.
 
-Run with ``uvicorn asgi:app --app-dir addin/server`` and ``XLWINGS_PROJECT_DIR=addin/server``
-(``python -m addin.serve`` does both). Refuses to start when ``config.py`` was not loaded
-or when authentication is on without a token: both would otherwise fail silently.
+Development: ``python -m addin.serve``. Deployment (behind an HTTPS reverse proxy):
+``XLWINGS_PROJECT_DIR=addin/server uvicorn asgi:app --app-dir addin/server`` with the
+settings in ``addin/server/.env`` (see ``config.py`` and ``.env.example``).
+
+Refuses to start when ``config.py`` was not loaded or when authentication is on without a
+token: both would otherwise fail silently.
 """
 
 from __future__ import annotations
