@@ -346,11 +346,13 @@ def load_plan(data: dict, source: str | None = None) -> Plan:
     try:
         return Plan.model_validate(data)
     except ValidationError as e:
-        raise PlanError([_describe(err) for err in e.errors()], source) from None
+        raise PlanError([line for err in e.errors() for line in _describe(err).split("\n")],
+                        source) from None
 
 
 def _describe(err) -> str:
-    loc = [str(x) for x in err["loc"]]
+    # list positions count from 1 for people ("các đợt › 2 › ngày kết thúc")
+    loc = [str(x + 1) if isinstance(x, int) else str(x) for x in err["loc"]]
     where = " › ".join(_FIELD_LABELS.get(x, x) for x in loc)
     msg = err["msg"]
     if msg.startswith("Value error, "):

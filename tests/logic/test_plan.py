@@ -82,7 +82,7 @@ def test_a_target_needs_a_value_or_to_be_local():
     data = base_plan()
     data["indicators"][0]["target"] = {"op": ">="}
     [problem] = problems_of(data)
-    assert problem.startswith("các chỉ tiêu › 0 › chỉ tiêu:")
+    assert problem.startswith("các chỉ tiêu › 1 › chỉ tiêu:")
     assert "chỉ tiêu chưa có giá trị" in problem and "local = true" in problem
 
 
@@ -130,10 +130,10 @@ def test_unknown_kind_and_misspelt_field_are_named():
     data["indicators"][1]["taget"] = {"value": 1}
     problems = problems_of(data)
     assert any(
-        p.startswith("các chỉ tiêu › 0 › loại chỉ tiêu: giá trị 'percent' không hợp lệ")
+        p.startswith("các chỉ tiêu › 1 › loại chỉ tiêu: giá trị 'percent' không hợp lệ")
         for p in problems
     )
-    assert "các chỉ tiêu › 1 › taget: trường không được hỗ trợ (kiểm tra chính tả)" in problems
+    assert "các chỉ tiêu › 2 › taget: trường không được hỗ trợ (kiểm tra chính tả)" in problems
 
 
 def test_component_labels_default_and_phase_targets_override():
