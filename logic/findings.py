@@ -357,6 +357,7 @@ class _SafeDict(dict):
 
 def finding(
     code: str,
+    /,
     *,
     severity: Severity | None = None,
     path: str | None = None,
