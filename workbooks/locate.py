@@ -1,0 +1,443 @@
+"""Find the report in a grid: the metadata block, the header row, the indicator rows.
+
+Pure: the input is a grid (a list of rows of cell values, as python-calamine's
+``to_python()`` or xlwings' ``sheet.used_range.value`` gives them) and the plan; the output
+is a :class:`Located` naming every cell it placed (A1 references) and what it could not
+place. No file is opened here, so the batch reader, ``validate`` and the add-in share it.
+
+How a sheet is read (see ``notes/sheet-spec.md``):
+
+1. **Rows by indicator code.** Every cell is compared with the plan's indicator codes
+   (trimmed, NFC, case-insensitive); the column holding the most distinct codes is the code
+   column. Rows may be inserted, deleted or moved: only the code matters.
+2. **Columns by header meaning.** Going up from the first indicator row (over a row of
+   column numbers "(1) (2) …", blank rows, a two-level header), the first row whose cells
+   name a component ("Kỳ này / Số thực hiện", "Tổng số / Cùng kỳ", "Tử số", "Mẫu số",
+   "Số lượng" …) is the header. Headers are matched loosely (``fold``): columns can move,
+   be renamed a little, or extra columns be inserted.
+3. **Metadata by label.** Above the table, a label ("Mã đơn vị:", "Đợt thi đua:" …) in any
+   column; its value is the first non-empty cell to its right on the same row (merged
+   cells hold their value in the top-left cell), or the text after the colon in the same
+   cell ("Mã đơn vị: 14755").
+
+Text is compared after ``clean_text``/``fold``; the caller decodes TCVN3/VNI cells first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from logic.plan import Plan
+from logic.text import clean_text, fold
+
+__all__ = ["META_LABELS", "Located", "MetaCell", "a1", "col_letter", "locate"]
+
+#: Metadata key → folded labels that name it.
+META_LABELS: dict[str, tuple[str, ...]] = {
+    "plan_id": ("ma ke hoach",),
+    "plan_version": ("phien ban ke hoach", "phien ban"),
+    "unit": ("ma don vi", "ma dv", "ma so don vi"),
+    "unit_name": ("ten don vi", "don vi", "don vi bao cao", "ten dv"),
+    "phase": ("dot thi dua", "dot", "dot bao cao", "dot so"),
+    "report_date": ("ngay bao cao", "ngay lap", "ngay"),
+    "prepared_by": ("nguoi lap bieu", "nguoi lap", "nguoi bao cao"),
+}
+_LABEL_KEY = {label: key for key, labels in META_LABELS.items() for label in labels}
+
+# Header keywords (folded), by the component they name. Position 0 is the first component
+# of a kind (numerator, current, count, done), 1 the second (denominator, baseline).
+_V1_WORDS = {
+    "ky nay": "current",
+    "thuc hien": None,  # "Số thực hiện": any first component
+    "tu so": "numerator",
+    "so dat": "numerator",
+    "so luong": "count",
+    "co khong": "done",
+    "da thuc hien": "done",
+}
+_V2_WORDS = {"cung ky": "baseline", "tong so": "denominator", "mau so": "denominator"}
+_POSITION = {
+    "numerator": 0,
+    "current": 0,
+    "count": 0,
+    "done": 0,
+    "denominator": 1,
+    "baseline": 1,
+}
+
+_HEADER_SEARCH = 30  # rows above the first indicator row where the header may be
+_META_SEARCH = 40  # rows from the top where metadata labels may be
+_CODE_MAX = 24  # longer text in the code column is not a code (notes, signatures)
+
+
+@dataclass(frozen=True, slots=True)
+class MetaCell:
+    """A metadata value: the raw cell value (None if blank) and where it is (or belongs)."""
+
+    key: str
+    value: Any
+    cell: str
+    label_cell: str
+
+
+@dataclass
+class Located:
+    """What :func:`locate` found in one grid. Rows and columns are the sheet's own
+    (A1 numbering: rows from 1, ``columns`` values are 0-based column indexes)."""
+
+    found: bool = False
+    meta: dict[str, MetaCell] = field(default_factory=dict)
+    header_row: int | None = None
+    code_column: int | None = None
+    columns: dict[str, int] = field(default_factory=dict)  # role → column index
+    rows: dict[str, int] = field(default_factory=dict)  # indicator → row number
+    cells: dict[tuple[str, str], str] = field(default_factory=dict)  # (ind, comp) → "F17"
+    values: dict[tuple[str, str], Any] = field(default_factory=dict)  # (ind, comp) → raw
+    code_cells: dict[str, str] = field(default_factory=dict)  # indicator → "B17"
+    missing_indicators: list[str] = field(default_factory=list)  # reported, not found
+    missing_columns: list[str] = field(default_factory=list)  # components with no column
+    unknown: list[tuple[str, str]] = field(default_factory=list)  # (code text, code cell)
+    duplicates: dict[str, list[int]] = field(default_factory=dict)  # indicator → row numbers
+
+    def meta_value(self, key: str) -> Any:
+        m = self.meta.get(key)
+        return None if m is None else m.value
+
+
+@lru_cache(maxsize=1024)
+def col_letter(index: int) -> str:
+    """0 → "A", 25 → "Z", 26 → "AA"."""
+    out = ""
+    n = index + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def a1(row: int, col: int) -> str:
+    """A1 reference of a 1-based row and 0-based column."""
+    return f"{col_letter(col)}{row}"
+
+
+def locate(
+    grid: Any,
+    plan: Plan,
+    origin: tuple[int, int] = (0, 0),
+    merged: Iterable[tuple[tuple[int, int], tuple[int, int]]] = (),
+) -> Located:
+    """Find the report of ``plan`` in ``grid``.
+
+    ``origin`` is the (0-based row, 0-based column) of ``grid[0][0]`` in the sheet (calamine's
+    ``sheet.start``, or the top-left of xlwings' ``used_range``), so that A1 references are
+    the sheet's. ``merged`` lists merged ranges as ((row, col), (last row, last col)), 0-based
+    sheet coordinates (calamine's ``merged_cell_ranges``): a blank metadata value is then
+    placed right after its label's merged cells. Returns ``Located(found=False)`` when no
+    plan indicator code is in the grid.
+    """
+    rows = _as_rows(grid)
+    r0, c0 = origin
+    spans = {(a[0] - r0, a[1] - c0): b[1] - c0 for a, b in merged or ()}
+    codes, numeric = _plan_codes(plan)
+    out = Located()
+
+    # 1. code cells (the hot loop of a batch: exact text first, then cleaned)
+    hits: dict[int, dict[str, list[int]]] = {}
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row):
+            if type(v) is str:
+                if not v or len(v) > _CODE_MAX:
+                    continue
+                code = codes.get(v)
+                if code is None:
+                    code = codes.get(_text_key(v))
+            elif numeric and isinstance(v, int | float) and not isinstance(v, bool):
+                code = codes.get(_code_key(v))
+            else:
+                continue
+            if code is not None:
+                hits.setdefault(j, {}).setdefault(code, []).append(i)
+    if not hits:
+        _find_meta(rows, len(rows), out, r0, c0, spans)
+        return out
+    code_col = max(hits, key=lambda j: (len(hits[j]), -j))
+    hit_rows = sorted({i for found in hits[code_col].values() for i in found})
+    first = hit_rows[0]
+    out.found = True
+    out.code_column = code_col + c0
+
+    # 2. header row and columns; a code-like value above the table (a phase "1" in the
+    # metadata block) must not hide the header, so try the next hits too
+    header = None
+    for start in hit_rows[:5]:
+        header = _find_header(rows, start, code_col)
+        if header is not None:
+            first = header[0] + 1
+            break
+    if header is not None:
+        out.header_row = header[0] + r0 + 1
+        out.columns = {role: j + c0 for role, j in header[1].items()}
+    roles = header[1] if header else {}
+    roles.setdefault("code", code_col)
+    out.columns.setdefault("code", code_col + c0)
+    top = header[0] if header else first
+
+    # 3. metadata above the table
+    _find_meta(rows, top, out, r0, c0, spans)
+
+    # 4. indicator rows
+    value_cols = [j for role, j in roles.items() if role in _POSITION or role in ("v1", "v2")]
+    seen_rows: dict[str, list[int]] = {}
+    for i in range(first, len(rows)):
+        row = rows[i]
+        v = row[code_col] if code_col < len(row) else None
+        if v is None or v == "":
+            continue
+        key = _code_key(v)
+        code = codes.get(key)
+        if code is None:
+            text = key or ""
+            if (
+                text
+                and len(text) <= _CODE_MAX
+                and " " not in text
+                and any(_filled(row, j) for j in value_cols)
+            ):
+                out.unknown.append((clean_text(str(v)), a1(i + r0 + 1, code_col + c0)))
+            continue
+        seen_rows.setdefault(code, []).append(i)
+    for code, found in seen_rows.items():
+        if len(found) > 1:
+            out.duplicates[code] = [i + r0 + 1 for i in found]
+    missing_cols: set[str] = set()
+    for ind in plan.indicators:
+        found = seen_rows.get(ind.code)
+        if not found:
+            if ind.kind != "all_of":
+                out.missing_indicators.append(ind.code)
+            continue
+        i = found[0]
+        out.rows[ind.code] = i + r0 + 1
+        out.code_cells[ind.code] = a1(i + r0 + 1, code_col + c0)
+        for comp in ind.components:
+            j = _component_column(roles, comp)
+            if j is None:
+                missing_cols.add(comp)
+                continue
+            out.cells[(ind.code, comp)] = a1(i + r0 + 1, j + c0)
+            row = rows[i]
+            out.values[(ind.code, comp)] = row[j] if j < len(row) else None
+    out.missing_columns = sorted(missing_cols, key=lambda c: (_POSITION[c], c))
+    return out
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _as_rows(grid: Any) -> list[Sequence[Any]]:
+    """Accept what xlwings gives for a used range: a scalar, a 1-D list, or rows."""
+    if grid is None:
+        return []
+    if not isinstance(grid, list | tuple):
+        return [[grid]]
+    if grid and not isinstance(grid[0], list | tuple):
+        return [list(grid)]
+    return list(grid)
+
+
+def _filled(row: Sequence[Any], j: int) -> bool:
+    return j < len(row) and row[j] is not None and row[j] != ""
+
+
+@lru_cache(maxsize=64)
+def _plan_codes_cached(codes: tuple[str, ...]) -> tuple[dict[str, str], bool]:
+    """Code lookup (exact and cleaned/case-folded text) and whether a code reads as a
+    number ("1", "2.1"), so that numeric cells need comparing at all."""
+    lookup = {_text_key(c): c for c in codes} | {c: c for c in codes}
+    return lookup, any(_is_number(c) for c in codes)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _plan_codes(plan: Plan) -> tuple[dict[str, str], bool]:
+    return _plan_codes_cached(tuple(i.code for i in plan.indicators))
+
+
+@lru_cache(maxsize=8192)
+def _text_key(text: str) -> str:
+    s = text.strip()
+    if not s.isascii() or not s.isprintable():
+        s = clean_text(s)
+    return s.casefold()
+
+
+def _code_key(v: Any) -> str | None:
+    """The comparable form of a code cell: text trimmed and case-folded; 3.0 → "3"."""
+    if isinstance(v, str):
+        return _text_key(v) if v else None
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() else str(v)
+    if isinstance(v, int):
+        return str(v)
+    return None
+
+
+_fold = lru_cache(maxsize=8192)(fold)
+
+
+def _words(text: str) -> str:
+    return f" {_fold(text)} "
+
+
+@lru_cache(maxsize=8192)
+def _header_role(text: str) -> str | None:
+    """The role of a header cell: stt, code, name, unit, target, v1, v2, a component, rate,
+    assess, note; None if it names nothing known."""
+    h = _fold(text)
+    if not h:
+        return None
+    w = f" {h} "
+    if " ty le " in w or " so voi " in w or h == "%":
+        return "rate"
+    if " danh gia " in w:
+        return "assess"
+    if " ghi chu " in w:
+        return "note"
+    if h in ("stt", "tt", "so tt", "so thu tu"):
+        return "stt"
+    if " ma " in w and (" chi tieu " in w or h in ("ma", "ma ct", "ma so", "ma chi so")):
+        return "code"
+    if " noi dung " in w or " ten chi tieu " in w:
+        return "name"
+    if " don vi tinh " in w or h in ("dvt", "don vi"):
+        return "unit"
+    v2 = [comp for word, comp in _V2_WORDS.items() if f" {word} " in w]
+    v1 = [comp for word, comp in _V1_WORDS.items() if f" {word} " in w]
+    if v2 and not v1:
+        return v2[0] if len(set(v2)) == 1 else "v2"
+    if v1 and not v2:
+        specific = {c for c in v1 if c is not None}
+        if len(specific) == 1 and None not in v1:
+            return specific.pop()
+        if specific == {"done"}:
+            return "done"
+        return "v1"
+    if v1 and v2:  # "Tổng số thực hiện / Cùng kỳ": the first words decide
+        first1 = min(w.find(f" {x} ") for x in _V1_WORDS if f" {x} " in w)
+        first2 = min(w.find(f" {x} ") for x in _V2_WORDS if f" {x} " in w)
+        return "v1" if first1 < first2 else "v2"
+    if h.startswith("chi tieu"):
+        return "target"
+    return None
+
+
+def _row_roles(row: Sequence[Any]) -> dict[str, int]:
+    roles: dict[str, int] = {}
+    for j, v in enumerate(row):
+        if isinstance(v, str) and v:
+            role = _header_role(v)
+            if role is not None:
+                roles.setdefault(role, j)
+    return roles
+
+
+def _has_components(roles: dict[str, int]) -> bool:
+    return any(r in _POSITION or r in ("v1", "v2") for r in roles)
+
+
+def _find_header(
+    rows: list[Sequence[Any]], first: int, code_col: int
+) -> tuple[int, dict[str, int]] | None:
+    """The header row above the first indicator row, with its roles (two-level headers
+    merged: sub-headers naming components under a row naming the other columns)."""
+    for i in range(first - 1, max(-1, first - 1 - _HEADER_SEARCH), -1):
+        roles = _row_roles(rows[i])
+        if not _has_components(roles):
+            continue
+        # a two-level header: the upper row names STT, Mã, Nội dung …
+        if i > 0:
+            above = _row_roles(rows[i - 1])
+            for role, j in above.items():
+                if role not in _POSITION and role not in ("v1", "v2"):
+                    roles.setdefault(role, j)
+        if roles.get("code") not in (None, code_col):
+            roles["code"] = code_col  # the codes found decide, not the header
+        return i, roles
+    return None
+
+
+def _component_column(roles: dict[str, int], comp: str) -> int | None:
+    """A component's column: named for it, else the generic V1/V2, else any column in the
+    same position (a hand-made "Kỳ này" column also holds counts)."""
+    if comp in roles:
+        return roles[comp]
+    pos = _POSITION[comp]
+    generic = "v1" if pos == 0 else "v2"
+    if generic in roles:
+        return roles[generic]
+    same = [j for r, j in roles.items() if _POSITION.get(r) == pos]
+    return min(same) if same else None
+
+
+def _find_meta(
+    rows: list[Sequence[Any]],
+    stop: int,
+    out: Located,
+    r0: int,
+    c0: int,
+    spans: dict[tuple[int, int], int],
+) -> None:
+    for i in range(min(stop, _META_SEARCH, len(rows))):
+        row = rows[i]
+        j, n = 0, len(row)
+        while j < n:
+            v = row[j]
+            if not isinstance(v, str) or not v or len(v) > 60:
+                j += 1
+                continue
+            key, rest = _label(v)
+            if key is None or key in out.meta:
+                j += 1
+                continue
+            ref = a1(i + r0 + 1, j + c0)
+            if rest:
+                out.meta[key] = MetaCell(key, rest, ref, ref)
+                j += 1
+                continue
+            value, vj = None, spans.get((i, j), j) + 1
+            for k in range(j + 1, n):
+                x = row[k]
+                if x is None or x == "":
+                    continue
+                if isinstance(x, str) and _label(x)[0] is not None:
+                    break  # the next label: this one's value is blank
+                value, vj = x, k
+                break
+            out.meta[key] = MetaCell(key, value, a1(i + r0 + 1, vj + c0), ref)
+            j = vj + 1 if value is not None else j + 1
+
+
+@lru_cache(maxsize=8192)
+def _label(text: str) -> tuple[str | None, str | None]:
+    """(metadata key, value in the same cell) of a label cell, or (None, None)."""
+    key = _LABEL_KEY.get(_fold(text))
+    if key is not None:
+        return key, None
+    if ":" in text:
+        left, _, right = text.partition(":")
+        key = _LABEL_KEY.get(_fold(left))
+        if key is not None:
+            right = clean_text(right)
+            return key, (right or None)
+    return None, None
