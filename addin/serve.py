@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         print(str(e), file=sys.stderr)
         return 2
-    if not args.dev_no_auth and TOKEN_ENV not in env and not _token_in_dotenv():
+    if not args.dev_no_auth and not env.get(TOKEN_ENV) and not _token_in_dotenv():
         print(
             f"Chưa đặt mã truy cập: đặt biến môi trường {TOKEN_ENV} (hoặc ghi vào "
             f"{SERVER_DIR / '.env'}), hoặc chạy với --dev-no-auth khi phát triển.",
@@ -122,9 +122,11 @@ def _token_in_dotenv() -> bool:
     dotenv = Path(os.environ.get("DOTENV_PATH", SERVER_DIR / ".env"))
     if not dotenv.is_file():
         return False
-    return any(
-        line.strip().startswith(f"{TOKEN_ENV}=") for line in dotenv.read_text("utf-8").splitlines()
-    )
+    for line in dotenv.read_text("utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == TOKEN_ENV and value.strip().strip("\"'"):
+            return True
+    return False
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+MIN_TOKEN_LENGTH = 16
+
 
 class RequestSizeLimit:
     """ASGI middleware: answer 413 to a request body larger than ``max_bytes``.
@@ -109,11 +111,14 @@ def build_app() -> ASGIApp:
         raise RuntimeError(
             "addin/server/config.py was not loaded: set XLWINGS_PROJECT_DIR to addin/server"
         )
-    if "custom" in (settings.auth_providers or []) and not settings.addin_token:
-        raise RuntimeError(
-            "authentication is on but THIDUA_ADDIN_TOKEN is not set "
-            "(or run `python -m addin.serve --dev-no-auth` for local development)"
-        )
+    if "custom" in (settings.auth_providers or []):
+        token = settings.addin_token.get_secret_value() if settings.addin_token else ""
+        if len(token.strip()) < MIN_TOKEN_LENGTH:
+            raise RuntimeError(
+                f"authentication is on but THIDUA_ADDIN_TOKEN is unset or shorter than "
+                f"{MIN_TOKEN_LENGTH} characters (or run `python -m addin.serve --dev-no-auth` "
+                "for local development)"
+            )
     return RequestSizeLimit(main_app, settings.max_request_bytes)
 
 

@@ -249,6 +249,12 @@ def test_serve_refuses_to_start_without_authentication(clean_env, args, env, mes
     assert message in done.stderr
 
 
+def test_server_refuses_a_short_token(clean_env):
+    done = _serve(clean_env, ["--port", "1"], THIDUA_ADDIN_TOKEN="short-token")
+    assert done.returncode != 0
+    assert "shorter than 16 characters" in done.stderr
+
+
 IN_PROCESS = r"""
 import asyncio, json
 from addin import runtime
