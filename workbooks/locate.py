@@ -173,16 +173,22 @@ def locate(
     # metadata block) must not hide the header, so try the next hits too
     header = None
     for start in hit_rows[:5]:
-        header = _find_header(rows, start, code_col)
+        header = _find_header(rows, start)
         if header is not None:
             first = header[0] + 1
             break
+    roles = header[1] if header else {}
+    named = roles.get("code")
+    if named is not None and named != code_col and named in hits:
+        # the header names the code column and codes are there: trust it over a column
+        # that merely holds as many matches (STT numbers when the codes are "1", "2" …)
+        if any(max(found) >= first for found in hits[named].values()):
+            code_col = named
+            out.code_column = code_col + c0
+    roles["code"] = code_col
     if header is not None:
         out.header_row = header[0] + r0 + 1
-        out.columns = {role: j + c0 for role, j in header[1].items()}
-    roles = header[1] if header else {}
-    roles.setdefault("code", code_col)
-    out.columns.setdefault("code", code_col + c0)
+    out.columns = {role: j + c0 for role, j in roles.items()}
     top = header[0] if header else first
 
     # 3. metadata above the table
@@ -356,9 +362,7 @@ def _has_components(roles: dict[str, int]) -> bool:
     return any(r in _POSITION or r in ("v1", "v2") for r in roles)
 
 
-def _find_header(
-    rows: list[Sequence[Any]], first: int, code_col: int
-) -> tuple[int, dict[str, int]] | None:
+def _find_header(rows: list[Sequence[Any]], first: int) -> tuple[int, dict[str, int]] | None:
     """The header row above the first indicator row, with its roles (two-level headers
     merged: sub-headers naming components under a row naming the other columns)."""
     for i in range(first - 1, max(-1, first - 1 - _HEADER_SEARCH), -1):
@@ -371,8 +375,6 @@ def _find_header(
             for role, j in above.items():
                 if role not in _POSITION and role not in ("v1", "v2"):
                     roles.setdefault(role, j)
-        if roles.get("code") not in (None, code_col):
-            roles["code"] = code_col  # the codes found decide, not the header
         return i, roles
     return None
 
