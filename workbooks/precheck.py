@@ -1,0 +1,1059 @@
+"""Pre-check: decide whether untrusted bytes may be handed to a spreadsheet reader at all.
+
+Emailed workbooks can kill a reader: a 5 KB file with a cell at XFD1048576 makes
+python-calamine abort the whole process, a zip bomb costs gigabytes, a ``<!DOCTYPE`` can carry
+entity expansion. :func:`precheck` looks at the bytes without any spreadsheet reader and
+without any XML parser: magic bytes, the zip central directory, the first bytes of every XML
+part, and the real extent of every sheet (the ``<c r="…">`` references, never the
+``<dimension>`` tag). A small workbook takes a fraction of a millisecond.
+
+Readers get a :class:`CheckedWorkbook`, which only :func:`precheck` can make (``.workbook``
+of an ``ok`` result), and open it through :meth:`CheckedWorkbook.open_calamine` or
+:meth:`CheckedWorkbook.open_openpyxl`; a refused file has no workbook, so it cannot reach a
+reader by mistake. Reading still belongs in a child process (``workbooks.isolate``): the
+pre-check bounds the damage, isolation contains what is left. Readers must still iterate
+with explicit bounds (``sheet_extents``).
+
+Codes :func:`precheck` can yield: ``file_not_workbook``, ``file_unreadable``,
+``file_encrypted``, ``file_bad_password``, ``file_too_large``, ``file_path_traversal``,
+``file_dangerous_xml``, ``file_macros`` (warning), ``sheet_too_large``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+import io
+import posixpath
+import re
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any, Literal
+
+from logic.findings import Finding, finding, has_errors
+from workbooks.settings import Settings, get_settings, limit_name
+
+__all__ = ["CheckedWorkbook", "Decrypted", "Kind", "Precheck", "decrypt", "precheck"]
+
+Kind = Literal["xlsx", "xlsm", "xls", "ods", "encrypted", "unknown"]
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+_HEAD = 64 * 1024  # first bytes read from every member: the XML prolog must end inside them
+_CHUNK = 1024 * 1024  # streaming unit for sheets larger than _HEAD
+_RATIO_FLOOR = 1024 * 1024  # small members compress well legitimately; ratio only above this
+_MAX_FINDINGS_PER_KIND = 5  # a hostile zip can have 10,000 bad members; five say enough
+# Office's default is 100,000 SHA-512 rounds; msoffcrypto accepts up to 10 million (seconds of
+# pure Python per attempt), which a hostile file can ask for.
+_MAX_SPIN_COUNT = 1_000_000
+_LEGACY_PASSWORD = "VelvetSweatshop"  # Excel encrypts "protected" .xls files with this one
+
+_TOKEN = object()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CheckedWorkbook:
+    """Bytes that passed :func:`precheck`; the only thing a reader should accept.
+
+    ``data`` is the readable workbook (already decrypted when a password was given);
+    ``sheet_extents`` maps a sheet name (or, for a sheet no workbook part names, its part
+    name) to the real ``(max_row, max_col)`` of its cells, 1-based, ``(0, 0)`` when empty.
+    """
+
+    name: str
+    kind: Kind
+    data: bytes = field(repr=False)
+    sheet_extents: Mapping[str, tuple[int, int]]
+    _token: object = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self._token is not _TOKEN:
+            raise TypeError("a CheckedWorkbook comes from precheck() only")
+
+    def open_calamine(self) -> Any:
+        """A ``python_calamine.CalamineWorkbook`` over the checked bytes."""
+        from python_calamine import CalamineWorkbook
+
+        return CalamineWorkbook.from_filelike(io.BytesIO(self.data))
+
+    def open_openpyxl(self, *, read_only: bool = True, data_only: bool = True) -> Any:
+        """An openpyxl workbook (xlsx/xlsm only); macros are never kept, links never loaded."""
+        if self.kind not in ("xlsx", "xlsm"):
+            raise ValueError(f"openpyxl cannot read {self.kind} files")
+        import openpyxl
+
+        return openpyxl.load_workbook(
+            io.BytesIO(self.data),
+            read_only=read_only,
+            data_only=data_only,
+            keep_vba=False,
+            keep_links=False,
+        )
+
+
+@dataclass(slots=True)
+class Precheck:
+    """What the pre-check found.
+
+    ``kind`` is what the bytes are (for an encrypted file opened with its password, the kind
+    of the decrypted workbook); ``findings`` every problem (errors refuse the file, warnings
+    do not); ``sheet_extents`` as in :class:`CheckedWorkbook`; ``workbook`` is set exactly
+    when ``ok``.
+    """
+
+    kind: Kind
+    findings: list[Finding]
+    sheet_extents: dict[str, tuple[int, int]] = field(default_factory=dict)
+    workbook: CheckedWorkbook | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when no finding is an error: the file may go to a reader."""
+        return not has_errors(self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class Decrypted:
+    """Outcome of :func:`decrypt`: ``data`` (the plain workbook) or ``findings`` saying why not."""
+
+    data: bytes | None
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return self.data is not None
+
+
+def precheck(
+    data: bytes,
+    name: str,
+    settings: Settings | None = None,
+    *,
+    password: str | None = None,
+) -> Precheck:
+    """Check untrusted bytes before any reader sees them; never raises on bad input.
+
+    ``name`` is the file name for findings (``path``). With ``password``, an encrypted
+    workbook is decrypted and its content checked (a wrong password gives
+    ``file_bad_password``); without it, an encrypted workbook gives ``file_encrypted``.
+    """
+    settings = settings or get_settings()
+    data = bytes(data)
+    check = _Check(data, name, settings)
+    result = check.run()
+    if result.kind == "encrypted" and _only_encrypted(result.findings):
+        # An .xls "protected" without a user password is encrypted with Excel's default one.
+        attempt = _LEGACY_PASSWORD if password is None and check.legacy_xls else password
+        if attempt is not None:
+            dec = decrypt(data, attempt, name=name)
+            if not dec.ok:
+                return (
+                    result if attempt is _LEGACY_PASSWORD else Precheck("encrypted", dec.findings)
+                )
+            inner = _Check(dec.data, name, settings).run()
+            if inner.kind == "encrypted":  # encrypted inside encrypted: nobody does that
+                return Precheck("encrypted", [finding("file_encrypted", path=name)])
+            return _seal(inner, dec.data, name)
+    return _seal(result, data, name)
+
+
+def decrypt(data: bytes, password: str, *, name: str | None = None) -> Decrypted:
+    """Decrypt an encrypted OOXML or .xls file with msoffcrypto-tool.
+
+    Never raises on bad input: a wrong password gives ``Decrypted(None, [file_bad_password])``,
+    a broken or exotic encryption ``file_unreadable``. A file that is not encrypted comes back
+    unchanged. The result is untrusted like any input: pass it to :func:`precheck` (or give
+    :func:`precheck` the password and let it do both).
+    """
+    import msoffcrypto
+    from msoffcrypto import exceptions as mx
+
+    def unreadable(why: str) -> Decrypted:
+        return Decrypted(None, [finding("file_unreadable", path=name, why=why)])
+
+    try:
+        office = msoffcrypto.OfficeFile(io.BytesIO(data))
+        if not office.is_encrypted():
+            return Decrypted(bytes(data), [])
+        info = getattr(office, "info", None)
+        spin = info.get("spinValue", 0) if isinstance(info, dict) else 0
+        if spin > _MAX_SPIN_COUNT:
+            return unreadable(f"kiểu mã hóa bất thường (lặp {spin:,} lần)".replace(",", "."))
+        if getattr(office, "format", None) == "ooxml":
+            office.load_key(password=password, verify_password=True)
+        else:
+            office.load_key(password=password)
+        out = io.BytesIO()
+        office.decrypt(out)
+    except mx.InvalidKeyError:
+        return Decrypted(None, [finding("file_bad_password", path=name)])
+    except mx.DecryptionError as exc:
+        if "No key" in str(exc):  # an empty password is simply a wrong one
+            return Decrypted(None, [finding("file_bad_password", path=name)])
+        return unreadable(f"không giải mã được ({exc})")
+    except Exception as exc:  # hostile bytes can break the decoder in any way
+        return unreadable(f"không giải mã được ({type(exc).__name__})")
+    return Decrypted(out.getvalue(), [])
+
+
+# --------------------------------------------------------------------------------------
+# internals
+
+
+def _only_encrypted(findings: list[Finding]) -> bool:
+    return [f.code for f in findings if f.severity == "error"] == ["file_encrypted"]
+
+
+def _seal(result: Precheck, data: bytes, name: str) -> Precheck:
+    if result.ok:
+        result.workbook = CheckedWorkbook(
+            name, result.kind, data, dict(result.sheet_extents), _TOKEN
+        )
+    return result
+
+
+class _Check:
+    """One run of the pre-check over one file."""
+
+    def __init__(self, data: bytes, name: str, settings: Settings):
+        self.data = data
+        self.name = name
+        self.s = settings
+        self.kind: Kind = "unknown"
+        self.findings: list[Finding] = []
+        self.extents: dict[str, tuple[int, int]] = {}
+        self.legacy_xls = False  # an encrypted .xls (RC4/XOR), not an encrypted OOXML
+        self._counts: dict[str, int] = {}
+
+    # -- plumbing ------------------------------------------------------------------------
+    def add(self, code: str, **kw: Any) -> None:
+        n = self._counts[code] = self._counts.get(code, 0) + 1
+        if n <= _MAX_FINDINGS_PER_KIND:
+            self.findings.append(finding(code, path=self.name, **kw))
+
+    def too_large(self, limit: str, value: float, *, member: str | None = None) -> None:
+        self.add(
+            "file_too_large",
+            member=member,
+            limit_name=limit_name(limit),
+            value=value,
+            limit=getattr(self.s, limit),
+        )
+
+    def refused(self) -> bool:
+        return has_errors(self.findings)
+
+    def run(self) -> Precheck:
+        self._run()
+        return Precheck(self.kind, self.findings, self.extents)
+
+    def _run(self) -> None:
+        data = self.data
+        if len(data) > self.s.max_file_bytes:
+            self.kind = _kind_from_magic(data)
+            self.too_large("max_file_bytes", len(data))
+            return
+        if data.startswith(_ZIP_MAGIC):
+            self._zip()
+        elif data.startswith(_OLE_MAGIC):
+            self._ole()
+        else:
+            self.add("file_not_workbook", what=_describe(data))
+
+    # -- zip: xlsx, xlsm, ods --------------------------------------------------------------
+    def _zip(self) -> None:
+        s = self.s
+        declared = _eocd_entries(self.data)
+        if declared is not None and declared > s.max_zip_members:
+            # refuse before zipfile builds an object for each of them
+            self.too_large("max_zip_members", declared)
+            return
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(self.data))
+            infos = zf.infolist()
+        except Exception:  # untrusted bytes: any failure means the archive is broken
+            self.add(
+                "file_unreadable", why="tệp nén bị hỏng hoặc không đầy đủ (có thể tải về chưa hết)"
+            )
+            return
+        self.kind = _kind_from_names({i.filename for i in infos})
+        self._zip_directory(infos)
+        if self.refused():
+            return  # nothing is decompressed from a refused archive
+        try:
+            self._zip_content(self.data, infos)
+        except _Smuggled as exc:
+            self.add("file_path_traversal", name=str(exc), member=str(exc))
+        except Exception as exc:  # zlib errors, CRC mismatches, lying headers …
+            self.add("file_unreadable", why=f"tệp nén bị hỏng ({type(exc).__name__})")
+
+    def _zip_directory(self, infos: list[zipfile.ZipInfo]) -> None:
+        """Checks on the central directory alone: count, names, sizes, ratios, methods."""
+        s = self.s
+        if len(infos) > s.max_zip_members:
+            self.too_large("max_zip_members", len(infos))
+            return
+        seen: set[str] = set()
+        total = 0
+        for info in infos:
+            raw = info.orig_filename
+            # a duplicated name is as bad: two readers may pick different copies
+            if _bad_member_name(raw) or raw.casefold() in seen:
+                self.add("file_path_traversal", name=raw, member=raw)
+            seen.add(raw.casefold())
+            size = info.file_size
+            total += size
+            if size > s.max_member_bytes:
+                self.too_large("max_member_bytes", size, member=raw)
+            elif size > _RATIO_FLOOR and size / max(info.compress_size, 1) > s.max_ratio:
+                self.too_large("max_ratio", round(size / max(info.compress_size, 1)), member=raw)
+            if info.flag_bits & 0x1:
+                self.add("file_unreadable", why=f"phần tử “{raw}” bị mã hóa", member=raw)
+            elif info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                self.add(
+                    "file_unreadable",
+                    why=f"phần tử “{raw}” nén theo cách Excel không dùng",
+                    member=raw,
+                )
+        if total > s.max_uncompressed_bytes:
+            self.too_large("max_uncompressed_bytes", total)
+
+    def _zip_content(self, data: bytes, infos: list[zipfile.ZipInfo]) -> None:
+        members: dict[str, _Member] = {}
+        for info in infos:
+            if info.is_dir():
+                continue
+            m = _Member(data, info)
+            members[info.filename] = m
+            if m.danger:
+                self.add("file_dangerous_xml", what=m.danger, member=info.filename)
+        if self.refused():
+            return
+        if "mimetype" in members and "[Content_Types].xml" not in members:
+            self._ods(data, members)
+            return
+        ct = members.get("[Content_Types].xml")
+        if ct is None:
+            self.add(
+                "file_unreadable", why="thiếu phần [Content_Types].xml, không phải tệp Excel hợp lệ"
+            )
+            return
+        kind, other = _kind_from_content_types(ct.whole(data))
+        if other:
+            if other.startswith("."):
+                self.add("file_unreadable", why=f"định dạng {other} chưa được hỗ trợ")
+            else:
+                self.add("file_not_workbook", what=other)
+            return
+        if kind is None:
+            self.add("file_unreadable", why="không tìm thấy bảng tính trong tệp")
+            return
+        self.kind = kind
+        self._ooxml(data, members)
+
+    def _ooxml(self, data: bytes, members: dict[str, _Member]) -> None:
+        rels = {
+            n: _relationships(n, m.whole(data)) for n, m in members.items() if n.endswith(".rels")
+        }
+        macros = any(n.rpartition("/")[2].lower() == "vbaproject.bin" for n in members)
+        # The workbook part named by the package, and xl/workbook.xml where some readers look.
+        wb_parts = [t for _i, t, typ in rels.get("_rels/.rels", []) if typ == "officedocument"]
+        wb_parts.append("xl/workbook.xml")
+        sheet_names: dict[str, str] = {}
+        counted = False
+        for wb in dict.fromkeys(wb_parts):
+            if wb not in members:
+                continue
+            sheets = _workbook_sheets(members[wb].whole(data))
+            if not counted:
+                counted = True
+                if len(sheets) > self.s.max_sheets:
+                    self.too_large("max_sheets", len(sheets))
+                    return
+            wb_rels = {rid: target for rid, target, _t in rels.get(_rels_path(wb), [])}
+            for sheet_name, rid in sheets:
+                target = wb_rels.get(rid)
+                if target is not None:
+                    sheet_names.setdefault(target.casefold(), sheet_name)
+        # Every part that any reader could take for a sheet: named as one by any relationship,
+        # rooted in a sheet element, or stored where sheets live.
+        targets = {
+            t.casefold()
+            for pairs in rels.values()
+            for _i, t, typ in pairs
+            if typ in _SHEET_REL_TYPES
+        }
+        macro_types = {typ for pairs in rels.values() for _i, _t, typ in pairs}
+        if macro_types & {"xlmacrosheet", "xlintlmacrosheet", "macrosheet"}:
+            macros = True
+        candidates = []
+        for n, m in members.items():
+            if m.root in ("worksheet", "dialogsheet", "macrosheet"):
+                macros = macros or m.root == "macrosheet"
+                candidates.append(n)
+            elif n.casefold() in targets or _SHEET_PATH.search(n):
+                candidates.append(n)
+        if macros:
+            self.add("file_macros")
+            self.kind = "xlsm"
+        if len(candidates) > self.s.max_sheets:
+            self.too_large("max_sheets", len(candidates))
+            return
+        for n in candidates:
+            label = sheet_names.get(n.casefold(), n)
+            scan = _scan_cells(members[n], data, self.s)
+            self._extent(label, scan)
+
+    def _extent(self, sheet: str, scan: _Extent) -> None:
+        prev = self.extents.get(sheet)
+        if prev is not None:  # a duplicated name: keep the larger extent
+            scan.max_row, scan.max_col = max(prev[0], scan.max_row), max(prev[1], scan.max_col)
+        self.extents[sheet] = (scan.max_row, scan.max_col)
+        if scan.over is not None:
+            limit, cell = scan.over
+            self.add(
+                "sheet_too_large",
+                sheet=sheet,
+                cell=cell,
+                limit_name=limit_name(limit),
+                limit=getattr(self.s, limit),
+            )
+
+    # -- ods -------------------------------------------------------------------------------
+    def _ods(self, data: bytes, members: dict[str, _Member]) -> None:
+        mime = members["mimetype"].whole(data).strip()
+        if not mime.startswith(b"application/vnd.oasis.opendocument.spreadsheet"):
+            what = _ODF_KINDS.get(mime, "tài liệu OpenDocument không phải bảng tính")
+            self.add("file_not_workbook", what=what)
+            return
+        self.kind = "ods"
+        content = members.get("content.xml")
+        if content is None:
+            self.add("file_unreadable", why="thiếu phần content.xml")
+            return
+        sheets = _scan_ods(content, data, self.s)
+        if len(sheets) > self.s.max_sheets:
+            self.too_large("max_sheets", len(sheets))
+            return
+        for sheet, scan in sheets:
+            self._extent(sheet, scan)
+
+    # -- ole: xls, encrypted ooxml -------------------------------------------------------
+    def _ole(self) -> None:
+        import olefile
+
+        try:
+            ole = olefile.OleFileIO(io.BytesIO(self.data))
+            streams = {"/".join(p).casefold(): p for p in ole.listdir(streams=True)}
+        except Exception:  # untrusted bytes
+            self.add("file_unreadable", why="tệp Excel 97-2003 bị hỏng")
+            return
+        if "encryptioninfo" in streams and "encryptedpackage" in streams:
+            self.kind = "encrypted"
+            self.add("file_encrypted")
+            return
+        book = streams.get("workbook") or streams.get("book")
+        if book is None:
+            if "worddocument" in streams:
+                what = "tài liệu Word 97-2003 (.doc)"
+            elif "powerpoint document" in streams:
+                what = "bản trình chiếu PowerPoint 97-2003 (.ppt)"
+            else:
+                what = "tệp Office không phải bảng tính"
+            self.add("file_not_workbook", what=what)
+            return
+        self.kind = "xls"
+        try:
+            stream = ole.openstream(book).read()
+            biff = _scan_biff(stream, self.s)
+        except Exception:
+            self.add("file_unreadable", why="tệp Excel 97-2003 bị hỏng")
+            return
+        if biff.encrypted:
+            self.kind = "encrypted"
+            self.add("file_encrypted")
+            self.legacy_xls = True
+            return
+        if len(biff.sheets) > self.s.max_sheets:
+            self.too_large("max_sheets", len(biff.sheets))
+            return
+        for sheet, scan in biff.sheets:
+            self._extent(sheet, scan)
+
+
+# --------------------------------------------------------------------------------------
+# zip members and XML prologs
+
+
+class _Member:
+    """One zip member: its first bytes, the XML root element and any prolog danger.
+
+    Read straight from the archive bytes (stored or deflated only; the directory check
+    refused everything else): several times cheaper than ``ZipFile.open`` on small parts.
+    CRCs are not verified: a corrupt part makes the (isolated) reader fail, nothing worse.
+    """
+
+    __slots__ = ("complete", "danger", "encoding", "head", "info", "root", "start")
+
+    def __init__(self, data: bytes, info: zipfile.ZipInfo):
+        self.info = info
+        off = info.header_offset
+        if data[off : off + 4] != _ZIP_MAGIC:
+            raise zipfile.BadZipFile("no local header")
+        n, e = struct.unpack_from("<HH", data, off + 26)
+        local = data[off + 30 : off + 30 + n]
+        codec = "ascii" if local.isascii() else "utf-8" if info.flag_bits & 0x800 else "cp437"
+        if local.decode(codec, "replace") != info.orig_filename:
+            raise _Smuggled(local.decode(codec, "replace"))
+        self.start = off + 30 + n + e
+        if self.start + info.compress_size > len(data):
+            raise zipfile.BadZipFile("member runs past the end")
+        self.head = next(self._inflate(data, _HEAD), b"")
+        self.complete = info.file_size <= _HEAD
+        self.encoding, self.danger, self.root = _prolog(self.head, self.complete)
+
+    def _inflate(self, data: bytes, size: int) -> Iterator[bytes]:
+        info = self.info
+        src = memoryview(data)[self.start : self.start + info.compress_size]
+        if info.compress_type == zipfile.ZIP_STORED:
+            for pos in range(0, min(len(src), info.file_size), size):
+                yield bytes(src[pos : min(pos + size, info.file_size)])
+            return
+        inflater = zlib.decompressobj(-15)
+        left = info.file_size
+        while left > 0:
+            out = inflater.decompress(src, min(size, left))
+            if not out:
+                return  # truncated stream: the reader will say so
+            left -= len(out)
+            yield out
+            src = inflater.unconsumed_tail
+            if not src and inflater.eof:
+                return
+
+    def chunks(self, data: bytes) -> Iterator[bytes]:
+        """The member's content as UTF-8 bytes, in chunks."""
+        if self.complete:
+            yield _to_utf8(self.head, self.encoding)
+            return
+        dec = codecs.getincrementaldecoder(self.encoding)("replace") if self.encoding else None
+        for chunk in self._inflate(data, _CHUNK):
+            yield dec.decode(chunk).encode("utf-8") if dec else chunk
+        if dec:
+            yield dec.decode(b"", final=True).encode("utf-8")
+
+    def whole(self, data: bytes) -> bytes:
+        return b"".join(self.chunks(data))
+
+
+class _Smuggled(Exception):
+    """A local header names its member differently from the central directory."""
+
+
+def _to_utf8(raw: bytes, encoding: str | None) -> bytes:
+    return raw.decode(encoding, "replace").encode("utf-8") if encoding else raw
+
+
+_ALLOWED_ENCODINGS = re.compile(
+    rb"(?i)(utf-?8|utf-?16(le|be)?|(us-)?ascii|latin-?1|iso-?8859-\d+|(windows|cp)-?125\d)"
+)
+_XML_DECL_ENCODING = re.compile(rb"""<\?xml[^>]*?\sencoding\s*=\s*["']([^"']*)["']""")
+_PLAIN_PROLOG = re.compile(
+    rb"(?:<\?xml\s[^<>]*\?>)?[ \t\r\n]*<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)"
+)
+_ROOT = re.compile(rb"<(?:[\w.-]+:)?([\w.-]+)")
+
+
+def _prolog(head: bytes, complete: bool) -> tuple[str | None, str | None, str | None]:
+    """``(encoding, danger, root)`` of a member's first bytes.
+
+    ``encoding`` is set for UTF-16 parts (None: bytes are ASCII-compatible); ``danger``
+    names what makes the part refused (a DTD, an exotic encoding, a prolog too long to
+    check); ``root`` is the local name of the root element (None for non-XML parts).
+    """
+    fast = _PLAIN_PROLOG.match(head)  # "<?xml …?>" then the root: nearly every real part
+    if fast:
+        decl = _XML_DECL_ENCODING.match(fast.group(0))
+        if decl and not _ALLOWED_ENCODINGS.fullmatch(decl.group(1)):
+            return None, f"bảng mã XML lạ “{decl.group(1).decode('ascii', 'replace')}”", None
+        return None, None, fast.group(1).decode("ascii")
+    b = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    first = b[:4]
+    if first in (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\x00<", b"<\x00\x00\x00"):
+        return None, "bảng mã UTF-32", None
+    if first == b"\x4c\x6f\xa7\x94":
+        return None, "bảng mã EBCDIC", None
+    encoding = None
+    if first[:2] in (b"\xff\xfe", b"<\x00"):
+        encoding = "utf-16-le"
+    elif first[:2] in (b"\xfe\xff", b"\x00<"):
+        encoding = "utf-16-be"
+    if encoding:
+        if first[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            b = b[2:]
+        b = b[: len(b) // 2 * 2].decode(encoding, "replace").encode("utf-8")
+    s = b.lstrip()
+    if not s.startswith(b"<"):
+        return encoding, None, None  # not XML (images, vbaProject.bin, mimetype …)
+    decl = _XML_DECL_ENCODING.match(s)
+    if decl and not _ALLOWED_ENCODINGS.fullmatch(decl.group(1)):
+        name = decl.group(1).decode("ascii", "replace")
+        return encoding, f"bảng mã XML lạ “{name}”", None
+    pos = 0
+    while True:
+        while pos < len(s) and s[pos] in b" \t\r\n":
+            pos += 1
+        if s.startswith(b"<?", pos):
+            end = s.find(b"?>", pos)
+            pos = -1 if end < 0 else end + 2
+        elif s.startswith(b"<!--", pos):
+            end = s.find(b"-->", pos + 4)
+            pos = -1 if end < 0 else end + 3
+        elif s.startswith(b"<!", pos):
+            # A DTD (and with it any entity) can only sit here, before the root element;
+            # after it, every parser rejects the part anyway.
+            word = s[pos + 2 : pos + 9].upper()
+            for what in (b"DOCTYPE", b"ENTITY"):
+                if word.startswith(what):
+                    return encoding, f"khai báo {what.decode()}", None
+            return encoding, "khai báo XML bất thường", None
+        elif s.startswith(b"<", pos):
+            m = _ROOT.match(s, pos)
+            return encoding, None, m.group(1).decode("ascii", "replace") if m else None
+        else:
+            return encoding, None, None  # text before the root: not well-formed, not ours
+        if pos < 0:
+            # The prolog runs past what was read: a DTD could hide behind it.
+            return encoding, None if complete else "phần mở đầu XML quá dài", None
+
+
+# --------------------------------------------------------------------------------------
+# package structure
+
+
+_SHEET_REL_TYPES = {"worksheet", "dialogsheet", "macrosheet", "xlmacrosheet", "xlintlmacrosheet"}
+_SHEET_PATH = re.compile(r"(?i)(^|/)(worksheets|dialogsheets|macrosheets)/[^/]+$")
+_TAG_ATTRS = rb"""((?:[^>"']|"[^"]*"|'[^']*')*)"""
+_RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship(?=[\s/>])" + _TAG_ATTRS + rb">")
+_SHEET_TAG = re.compile(rb"<(?:[\w.-]+:)?sheet(?=[\s/>])" + _TAG_ATTRS + rb">")
+_ATTR = re.compile(rb"""(?:^|\s)([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_CONTENT_TYPE = re.compile(rb"""ContentType\s*=\s*["']([^"']+)["']""")
+_ODF_KINDS = {
+    b"application/vnd.oasis.opendocument.text": "văn bản OpenDocument (.odt)",
+    b"application/vnd.oasis.opendocument.presentation": "bản trình chiếu OpenDocument (.odp)",
+}
+
+
+def _attrs(raw: bytes, *names: bytes) -> dict[bytes, str]:
+    """The named attributes of a tag (any prefix), decoded and unescaped."""
+    out = {}
+    for key, v1, v2 in _ATTR.findall(raw):
+        local = key.rpartition(b":")[2]
+        if local in names:
+            value = v1 or v2
+            text = value.decode("utf-8", "replace")
+            out[local] = html.unescape(text) if b"&" in value else text
+    return out
+
+
+def _relationships(rels_name: str, raw: bytes) -> list[tuple[str, str, str]]:
+    """``(id, target part name, last segment of the type in lower case)`` of a .rels part."""
+    base = posixpath.dirname(posixpath.dirname(rels_name))
+    out = []
+    for m in _RELATIONSHIP.finditer(raw):
+        a = _attrs(m.group(1), b"Id", b"Type", b"Target", b"TargetMode")
+        if b"Target" not in a or a.get(b"TargetMode", "").lower() == "external":
+            continue
+        kind = a.get(b"Type", "").rsplit("/", 1)[-1].lower()
+        out.append((a.get(b"Id", ""), _resolve(base, a[b"Target"]), kind))
+    return out
+
+
+def _resolve(base: str, target: str) -> str:
+    if "." not in target.rpartition("/")[0] and "\\" not in target and target[:1] != "/":
+        return f"{base}/{target}" if base else target  # the usual "worksheets/sheet1.xml"
+    target = target.replace("\\", "/")
+    path = target.lstrip("/") if target.startswith("/") else posixpath.join(base, target)
+    return posixpath.normpath(path).lstrip("/")
+
+
+def _rels_path(part: str) -> str:
+    head, tail = posixpath.split(part)
+    return posixpath.join(head, "_rels", tail + ".rels")
+
+
+def _workbook_sheets(raw: bytes) -> list[tuple[str, str]]:
+    """``(sheet name, relationship id)`` of every ``<sheet>`` in a workbook part."""
+    out = []
+    for m in _SHEET_TAG.finditer(raw):
+        a = _attrs(m.group(1), b"name", b"id")
+        out.append((a.get(b"name", ""), a.get(b"id", "")))
+    return out
+
+
+_MACRO_BOOKS = (b"sheet", b"template", b"addin")
+
+
+def _kind_from_content_types(raw: bytes) -> tuple[Kind | None, str | None]:
+    """The workbook kind, or a description of what else the package is."""
+    types = b" ".join(_CONTENT_TYPE.findall(raw)).lower()
+    if b"ms-excel.sheet.binary.macroenabled.main" in types:
+        return None, ".xlsb (bảng tính nhị phân)"
+    if any(b"ms-excel." + t + b".macroenabled.main+xml" in types for t in _MACRO_BOOKS):
+        return "xlsm", None
+    if b"spreadsheetml.sheet.main+xml" in types or b"spreadsheetml.template.main+xml" in types:
+        return "xlsx", None
+    if b"wordprocessingml" in types:
+        return None, "tài liệu Word (.docx)"
+    if b"presentationml" in types:
+        return None, "bản trình chiếu PowerPoint (.pptx)"
+    return None, None
+
+
+def _kind_from_names(names: set[str]) -> Kind:
+    if "mimetype" in names and "content.xml" in names:
+        return "ods"
+    if any(n.rpartition("/")[2].lower() == "vbaproject.bin" for n in names):
+        return "xlsm"
+    if any(n.startswith("xl/") for n in names):
+        return "xlsx"
+    return "unknown"
+
+
+def _kind_from_magic(data: bytes) -> Kind:
+    if data.startswith(_ZIP_MAGIC):
+        return "xlsx"
+    if data.startswith(_OLE_MAGIC):
+        return "xls"
+    return "unknown"
+
+
+def _bad_member_name(name: str) -> bool:
+    if not name or name.startswith("/") or "\\" in name or "\x00" in name:
+        return True
+    if len(name) > 1 and name[1] == ":" and name[0].isalpha():
+        return True
+    return ".." in name.split("/")
+
+
+def _eocd_entries(data: bytes) -> int | None:
+    """The member count the end-of-central-directory record declares (None if not found)."""
+    pos = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
+    if pos < 0 or pos + 22 > len(data):
+        return None
+    count = struct.unpack_from("<H", data, pos + 10)[0]
+    if count == 0xFFFF and pos >= 20 and data[pos - 20 : pos - 16] == b"PK\x06\x07":
+        z64 = struct.unpack_from("<Q", data, pos - 12)[0]
+        if z64 + 40 <= len(data) and data[z64 : z64 + 4] == b"PK\x06\x06":
+            count = struct.unpack_from("<Q", data, z64 + 32)[0]
+    return count
+
+
+# --------------------------------------------------------------------------------------
+# the real extent of a sheet
+
+
+@dataclass(slots=True)
+class _Extent:
+    max_row: int = 0
+    max_col: int = 0
+    over: tuple[str, str] | None = None  # (settings field, offending cell)
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ch - 64
+    return n
+
+
+def _col_letters(n: int) -> str:
+    out = ""
+    while n > 0:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out or "A"
+
+
+class _Limits:
+    __slots__ = ("cells", "cols", "rows")
+
+    def __init__(self, s: Settings):
+        self.rows, self.cols, self.cells = s.max_rows, s.max_cols, s.max_cells
+
+    def over(self, row: int, col: int) -> str | None:
+        if row > self.rows:
+            return "max_rows"
+        if col > self.cols:
+            return "max_cols"
+        if row * col > self.cells:
+            return "max_cells"
+        return None
+
+
+# Excel and every writer we know put r first: <c r="B7" s="1" t="s">. A buffer where every
+# cell tag has that shape takes the fast path (no Python loop per cell).
+_C_OPEN = re.compile(rb"<c[\s/>]")
+_C_PREFIXED = re.compile(rb":c[\s/>]")  # <x:c …>: cells of a prefixed namespace
+_C_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+_first, _second = itemgetter(0), itemgetter(1)
+_XTAG = re.compile(rb"<(/?)(?:[\w.-]+:)?(row|c)(?=[\s/>])" + _TAG_ATTRS + rb">")
+_ATTR_R = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_REF = re.compile(rb"\s*\$?([A-Za-z]{1,9})\$?([0-9]{1,15})\s*")
+
+
+def _buffers(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Chunks re-cut so that no tag straddles two buffers (a tag never contains ``<``)."""
+    carry = b""
+    for chunk in chunks:
+        buf = carry + chunk
+        cut = buf.rfind(b"<")
+        if cut <= 0:
+            carry = buf
+            continue
+        carry = buf[cut:]
+        yield buf[:cut]
+    if carry:
+        yield carry
+
+
+def _scan_cells(member: _Member, data: bytes, s: Settings) -> _Extent:
+    """Max row/col over every cell tag of a sheet part; stops at the first cell over a limit."""
+    limits = _Limits(s)
+    ext = _Extent()
+    for buf in _buffers(member.chunks(data)):
+        refs = _C_REF.findall(buf)
+        n = len(refs)
+        # every "<c" a well-formed cell, or at least every cell tag one; no prefixed cells
+        if (buf.count(b"<c") != n and len(_C_OPEN.findall(buf)) != n) or _C_PREFIXED.search(buf):
+            return _scan_cells_slow(member, data, limits)
+        if not n:
+            continue
+        row = max(ext.max_row, max(map(int, set(map(_second, refs)))))
+        widest = max(set(map(_first, refs)), key=lambda c: (len(c), c))
+        col = max(ext.max_col, _col_number(widest))
+        ext.max_row, ext.max_col = row, col
+        limit = limits.over(row, col)
+        if limit:
+            for letters, digits in refs:  # the first real cell that crosses the limit
+                r, c = int(digits), _col_number(letters)
+                if limits.over(r, c) == limit or (limit == "max_cells" and (r == row or c == col)):
+                    ext.over = (limit, (letters + digits).decode())
+                    return ext
+    return ext
+
+
+def _scan_cells_slow(member: _Member, data: bytes, limits: _Limits) -> _Extent:
+    """Cell by cell, for cells without ``r`` (position implied) or with unusual references."""
+    ext = _Extent()
+    row = col = 0
+    for buf in _buffers(member.chunks(data)):
+        for closing, tag, attrs in _XTAG.findall(buf):
+            if closing:
+                continue
+            m = _ATTR_R.search(attrs)
+            ref = (m.group(1) or m.group(2)) if m else None
+            if tag == b"row":
+                row = int(ref) if ref and ref.strip().isdigit() else row + 1
+                col = 0
+                continue
+            parsed = _REF.fullmatch(ref) if ref else None
+            if parsed:
+                col, row = _col_number(parsed.group(1)), int(parsed.group(2))
+            else:
+                col += 1
+                row = max(row, 1)
+            if row > ext.max_row:
+                ext.max_row = row
+            if col > ext.max_col:
+                ext.max_col = col
+            limit = limits.over(ext.max_row, ext.max_col)
+            if limit:
+                ext.over = (limit, f"{_col_letters(col)}{row}")
+                return ext
+    return ext
+
+
+_OTAG = re.compile(
+    rb"<(/?)(?:[\w.-]+:)?(table-row|table-cell|covered-table-cell|table)(?=[\s/>])"
+    + _TAG_ATTRS
+    + rb">"
+)
+
+
+def _ods_attr(attrs: bytes, local: bytes) -> bytes | None:
+    m = re.search(rb"(?:^|\s)(?:[\w.-]+:)?" + local + rb"""\s*=\s*(?:"([^"]*)"|'([^']*)')""", attrs)
+    return (m.group(1) or m.group(2)) if m else None
+
+
+def _repeat(attrs: bytes, local: bytes) -> int:
+    value = _ods_attr(attrs, local)
+    return int(value) if value and value.strip().isdigit() else 1
+
+
+def _scan_ods(member: _Member, data: bytes, s: Settings) -> list[tuple[str, _Extent]]:
+    """Real extent of each table in content.xml: the farthest non-empty cell.
+
+    Repeats count: LibreOffice pads every sheet with empty rows repeated to row 1048576,
+    which readers skip, but a non-empty cell repeated a million times is a million cells.
+    """
+    limits = _Limits(s)
+    sheets: list[tuple[str, _Extent]] = []
+    ext: _Extent | None = None
+    depth = row = col = 0
+    for buf in _buffers(member.chunks(data)):
+        for closing, tag, attrs in _OTAG.findall(buf):
+            if tag == b"table":
+                if closing:
+                    depth = max(depth - 1, 0)
+                    continue
+                depth += 1
+                if depth == 1:
+                    name = _ods_attr(attrs, b"name") or f"Sheet{len(sheets) + 1}".encode()
+                    ext = _Extent()
+                    sheets.append((html.unescape(name.decode("utf-8", "replace")), ext))
+                    if len(sheets) > s.max_sheets:
+                        return sheets
+                    row = col = 0
+                if attrs.endswith(b"/"):
+                    depth -= 1
+                continue
+            if closing or ext is None:
+                continue
+            if tag == b"table-row":
+                row += _repeat(attrs, b"number-rows-repeated")
+                col = 0
+                continue
+            col += _repeat(attrs, b"number-columns-repeated")
+            empty = attrs.endswith(b"/") and _ods_attr(attrs, b"value-type") is None
+            if empty or ext.over:
+                continue
+            ext.max_row = max(ext.max_row, row)
+            ext.max_col = max(ext.max_col, col)
+            limit = limits.over(ext.max_row, ext.max_col)
+            if limit:
+                ext.over = (limit, f"{_col_letters(col)}{row}")
+    return sheets
+
+
+# BIFF8 cell records whose body starts with (row, col); MULRK/MULBLANK end with the last col.
+_BIFF_CELLS = {0x0006, 0x00FD, 0x0203, 0x027E, 0x0201, 0x0205, 0x0204, 0x00D6}
+_BIFF_MULTI = {0x00BD, 0x00BE}
+_BOF, _EOF, _BOUNDSHEET, _FILEPASS = 0x0809, 0x000A, 0x0085, 0x002F
+
+
+@dataclass(slots=True)
+class _Biff:
+    encrypted: bool = False
+    sheets: list[tuple[str, _Extent]] = field(default_factory=list)
+
+
+def _scan_biff(stream: bytes, s: Settings) -> _Biff:
+    """Sheet names, encryption and real extents from an .xls Workbook stream."""
+    limits = _Limits(s)
+    out = _Biff()
+    names: dict[int, str] = {}
+    ext: _Extent | None = None
+    pos, end, depth = 0, len(stream), 0
+    while pos + 4 <= end:
+        rtype, size = struct.unpack_from("<HH", stream, pos)
+        body = pos + 4
+        pos = body + size
+        if rtype == _BOF:
+            depth += 1
+            if depth == 1 and (body - 4) in names:
+                ext = _Extent()
+                out.sheets.append((names[body - 4], ext))
+        elif rtype == _EOF:
+            depth = max(depth - 1, 0)
+            if depth == 0:
+                ext = None
+        elif rtype == _FILEPASS and not out.sheets:
+            out.encrypted = True
+            return out
+        elif rtype == _BOUNDSHEET and size >= 8:
+            offset = struct.unpack_from("<I", stream, body)[0]
+            names[offset] = _biff_sheet_name(stream[body + 6 : body + size])
+            if len(names) > s.max_sheets:
+                out.sheets = [(n, _Extent()) for n in names.values()]
+                return out
+        elif ext is not None and size >= 4 and (rtype in _BIFF_CELLS or rtype in _BIFF_MULTI):
+            r, c = struct.unpack_from("<HH", stream, body)
+            if rtype in _BIFF_MULTI and size >= 6:
+                c = struct.unpack_from("<H", stream, body + size - 2)[0]
+            r, c = r + 1, c + 1
+            if r > ext.max_row or c > ext.max_col:
+                ext.max_row, ext.max_col = max(ext.max_row, r), max(ext.max_col, c)
+                limit = limits.over(ext.max_row, ext.max_col) if ext.over is None else None
+                if limit:
+                    ext.over = (limit, f"{_col_letters(c)}{r}")
+    return out
+
+
+def _biff_sheet_name(raw: bytes) -> str:
+    if len(raw) < 2:
+        return ""
+    count, flags = raw[0], raw[1]
+    if flags & 0x01:
+        return raw[2 : 2 + 2 * count].decode("utf-16-le", "replace")
+    return raw[2 : 2 + count].decode("latin-1")
+
+
+# --------------------------------------------------------------------------------------
+# describing what a non-workbook is
+
+
+_MAGIC_DESCRIPTIONS = [
+    (b"%PDF", "tài liệu PDF"),
+    (b"{\\rtf", "văn bản RTF"),
+    (b"PK\x05\x06", "tệp nén ZIP rỗng"),
+    (b"PK\x07\x08", "tệp nén ZIP nhiều phần"),
+    (b"Rar!", "tệp nén RAR"),
+    (b"7z\xbc\xaf\x27\x1c", "tệp nén 7-Zip"),
+    (b"\x1f\x8b", "tệp nén GZIP"),
+    (b"\x89PNG", "ảnh PNG"),
+    (b"\xff\xd8\xff", "ảnh JPEG"),
+    (b"GIF8", "ảnh GIF"),
+    (b"MZ", "chương trình Windows (.exe)"),
+    (b"\x7fELF", "chương trình Linux"),
+]
+
+
+def _describe(data: bytes) -> str:
+    """What a file that is not a workbook looks like, in Vietnamese, for ``file_not_workbook``."""
+    if not data:
+        return "tệp rỗng (0 byte)"
+    for magic, what in _MAGIC_DESCRIPTIONS:
+        if data.startswith(magic):
+            return what
+    head = data[:4096]
+    for bom, enc in (
+        (b"\xef\xbb\xbf", "utf-8"),
+        (b"\xff\xfe", "utf-16-le"),
+        (b"\xfe\xff", "utf-16-be"),
+    ):
+        if head.startswith(bom):
+            text = head[len(bom) :].decode(enc, "replace")
+            break
+    else:
+        if b"\x00" in head:
+            return "dữ liệu nhị phân không rõ định dạng"
+        text = head.decode("utf-8", "replace")
+    low = text.lstrip().lower()
+    if "urn:schemas-microsoft-com:office:spreadsheet" in low:
+        return "bảng tính XML 2003 (SpreadsheetML), không phải .xlsx"
+    if low.startswith(("<!doctype html", "<html")) or "<html" in low or "<table" in low:
+        return "trang web HTML (có thể là tệp .xls giả do phần mềm khác xuất ra)"
+    if low.startswith("<?xml") or low.startswith("<"):
+        return "tệp XML"
+    if text.count("\ufffd") > len(text) // 20:
+        return "dữ liệu nhị phân không rõ định dạng"
+    lines = [ln for ln in text.splitlines()[:5] if ln.strip()]
+    for sep in (",", ";", "\t"):
+        if len(lines) >= 2 and all(ln.count(sep) >= 1 for ln in lines):
+            return "văn bản dạng CSV"
+    return "văn bản thuần"
