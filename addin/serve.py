@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 SERVER_DIR = Path(__file__).resolve().parent / "server"
-APP = "asgi:app"
+APP = "asgi:build_app"  # an app factory
 TOKEN_ENV = "THIDUA_ADDIN_TOKEN"
 DEFAULT_PORT = 8000
 
@@ -53,7 +53,7 @@ def server_env(*, no_auth: bool = False, base: Mapping[str, str] | None = None) 
 def server_command(port: int, host: str = "127.0.0.1", *, log_level: str = "info") -> list[str]:
     """The uvicorn command line that serves the add-in (run it with :func:`server_env`)."""
     return [
-        sys.executable, "-m", "uvicorn", APP,
+        sys.executable, "-m", "uvicorn", "--factory", APP,
         "--app-dir", str(SERVER_DIR),
         "--host", host, "--port", str(port),
         "--log-level", log_level,
@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     uvicorn.run(
         APP,
+        factory=True,
         app_dir=str(SERVER_DIR),
         host=args.host,
         port=args.port,

@@ -1,7 +1,8 @@
 """The ASGI app to serve: xlwings Server's ``main_app`` behind a request-size limit.
 
 Development: ``python -m addin.serve``. Deployment (behind an HTTPS reverse proxy):
-``XLWINGS_PROJECT_DIR=addin/server uvicorn asgi:app --app-dir addin/server`` with the
+``XLWINGS_PROJECT_DIR=addin/server uvicorn --factory asgi:build_app --app-dir addin/server``
+with the
 settings in ``addin/server/.env`` (see ``config.py`` and ``.env.example``).
 
 Refuses to start when ``config.py`` was not loaded or when authentication is on without a
@@ -102,11 +103,8 @@ async def _plain(send: Send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def build_app() -> ASGIApp:
-    """Import xlwings Server (reading ``XLWINGS_PROJECT_DIR``) and wrap its app."""
-    from xlwings_server.config import settings
-    from xlwings_server.main import main_app
-
+def check_settings(settings: Any) -> None:
+    """Raise ``RuntimeError`` for settings that would fail silently or leave the door open."""
     if not hasattr(settings, "max_request_bytes"):
         raise RuntimeError(
             "addin/server/config.py was not loaded: set XLWINGS_PROJECT_DIR to addin/server"
@@ -119,7 +117,16 @@ def build_app() -> ASGIApp:
                 f"{MIN_TOKEN_LENGTH} characters (or run `python -m addin.serve --dev-no-auth` "
                 "for local development)"
             )
+
+
+def build_app() -> ASGIApp:
+    """Import xlwings Server (reading ``XLWINGS_PROJECT_DIR``) and wrap its app.
+
+    An app factory (``uvicorn --factory asgi:build_app``), so that importing this module
+    does not start xlwings Server.
+    """
+    from xlwings_server.config import settings
+    from xlwings_server.main import main_app
+
+    check_settings(settings)
     return RequestSizeLimit(main_app, settings.max_request_bytes)
-
-
-app = build_app()

@@ -77,26 +77,50 @@ def test_main_embeds_all_of_logic_and_the_entry_modules(exported):
     assert not names & {"addin.serve", "addin.lite"}
 
 
-def test_main_runs_without_the_project_and_without_server_mode(exported, python_runner):
+@pytest.fixture(scope="module")
+def standalone(exported, python_runner) -> dict:
+    """What main.py does in a fresh interpreter without the project and server mode."""
     body = f"""
+import traceback
 main = load_main()
 import logic.findings
-print(json.dumps({{
+old = sys.modules["logic.findings"]
+out = {{
     "value": main.{UDF}(*{UDF_ARGS!r}),
     "script": callable(main.{SCRIPT}),
-    "origin": sys.modules["logic.findings"].__file__,
+    "origin": logic.findings.__file__,
     "server": "xlwings_server" in sys.modules,
     "on_server": os.environ.get("XLWINGS_ON_SERVER"),
-}}))
+}}
+try:
+    main.{UDF}([["không phải số"]])
+except Exception:
+    out["traceback"] = traceback.format_exc()
+load_main()
+import logic.findings
+out["reloaded"] = sys.modules["logic.findings"] is not old
+out["hooks"] = sum(type(f).__name__ == "_ThiduaEmbeddedModules" for f in sys.meta_path)
+print(json.dumps(out))
 """
-    out = python_runner(_script(body, exported[0]))
-    assert out == {
-        "value": UDF_RESULT[0][0],
-        "script": True,
-        "origin": "<thidua>/logic/findings.py",
-        "server": False,
-        "on_server": None,
-    }
+    return python_runner(_script(body, exported[0]))
+
+
+def test_main_runs_without_the_project_and_without_server_mode(standalone):
+    assert standalone["value"] == UDF_RESULT[0][0]
+    assert standalone["script"] is True
+    assert standalone["origin"] == "<thidua>/logic/findings.py"
+    assert standalone["server"] is False
+    assert standalone["on_server"] is None
+
+
+def test_running_main_again_reloads_the_embedded_modules(standalone):
+    assert standalone["reloaded"] is True
+    assert standalone["hooks"] == 1
+
+
+def test_traceback_shows_embedded_source(standalone):
+    assert 'File "<thidua>/addin/udfs.py"' in standalone["traceback"]
+    assert "raise xw.XlwingsError(" in standalone["traceback"]
 
 
 def test_main_serves_the_lite_protocol_like_the_server(
@@ -139,33 +163,6 @@ print(json.dumps({{
     assert out["scripts"] == sorted(m["function_name"] for m in server_scripts)
     assert {"result": out["result"]} == server.call_udf(UDF, *UDF_ARGS).json()
     assert out["actions"] == server.call_script(SCRIPT, book_payload(xlsx)).json()["actions"]
-
-
-def test_running_main_again_reloads_the_embedded_modules(exported, python_runner):
-    body = """
-first = load_main()
-import logic.findings
-old = sys.modules["logic.findings"]
-second = load_main()
-import logic.findings
-print(json.dumps([sys.modules["logic.findings"] is old,
-                  sum(type(f).__name__ == "_ThiduaEmbeddedModules" for f in sys.meta_path)]))
-"""
-    assert python_runner(_script(body, exported[0])) == [False, 1]
-
-
-def test_traceback_shows_embedded_source(exported, python_runner):
-    body = f"""
-import traceback
-main = load_main()
-try:
-    main.{UDF}([["không phải số"]])
-except Exception:
-    print(json.dumps(traceback.format_exc()))
-"""
-    text = python_runner(_script(body, exported[0]))
-    assert 'File "<thidua>/addin/udfs.py"' in text
-    assert "raise xw.XlwingsError(" in text
 
 
 def _tree(tmp_path: Path, udfs: str) -> Path:

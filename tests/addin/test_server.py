@@ -6,15 +6,18 @@ Names of the demo UDFs and script are gathered below: when ``addin/udfs.py`` and
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 import unicodedata
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from openpyxl import Workbook
+from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -249,10 +252,41 @@ def test_serve_refuses_to_start_without_authentication(clean_env, args, env, mes
     assert message in done.stderr
 
 
-def test_server_refuses_a_short_token(clean_env):
-    done = _serve(clean_env, ["--port", "1"], THIDUA_ADDIN_TOKEN="short-token")
-    assert done.returncode != 0
-    assert "shorter than 16 characters" in done.stderr
+@pytest.fixture(scope="module")
+def asgi_module():
+    """addin/server/asgi.py, loaded by path (importing it starts nothing)."""
+    spec = importlib.util.spec_from_file_location("thidua_asgi", ROOT / "addin/server/asgi.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("providers", "token", "problem"),
+    [
+        (["custom"], None, "THIDUA_ADDIN_TOKEN"),
+        (["custom"], "short-token", "shorter than 16"),
+        (["custom"], " " * 20, "shorter than 16"),
+        (["custom"], "a-long-enough-token", None),
+        ([], None, None),
+    ],
+)
+def test_asgi_checks_the_token(asgi_module, providers, token, problem):
+    settings = SimpleNamespace(
+        auth_providers=providers,
+        addin_token=SecretStr(token) if token is not None else None,
+        max_request_bytes=MAX_BYTES,
+    )
+    if problem is None:
+        asgi_module.check_settings(settings)
+    else:
+        with pytest.raises(RuntimeError, match=problem):
+            asgi_module.check_settings(settings)
+
+
+def test_asgi_refuses_xlwings_default_settings(asgi_module):
+    with pytest.raises(RuntimeError, match=r"config\.py was not loaded"):
+        asgi_module.check_settings(SimpleNamespace(auth_providers=[], addin_token=None))
 
 
 IN_PROCESS = r"""
