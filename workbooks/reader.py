@@ -1,0 +1,590 @@
+"""Read reporting workbooks: bytes or a path in, located values and findings out.
+
+``read_workbook`` = pre-check (``workbooks.precheck``) → grids (python-calamine, every
+format: .xlsx, .xlsm, .xls, .ods) → locate (``workbooks.locate``) → parse and check
+(``logic.checks``). It never raises on user data: a refused, broken or foreign file comes
+back as findings.
+
+What python-calamine cannot say is read from the file's XML, cheaply and only when needed:
+
+- **Formulas without a cached value and formula errors** read as "" in calamine. When a
+  cell the report needs is blank, the sheet's XML part is scanned for it: ``<f>`` with no
+  ``<v>`` is ``formula_no_cache``, ``t="e"`` is ``formula_error``.
+- **TCVN3/VNI text**: the cell font decides. ``styles.xml`` is searched for ``.Vn…`` /
+  ``VNI-…`` fonts; only if there is one are cell styles mapped to fonts and those cells
+  decoded (before locating, so headers and labels typed in TCVN3 are found). Formats with
+  no accessible fonts (.xls, .ods) fall back on ``looks_like_legacy``.
+
+Sheets read: visible worksheets except known non-report ones ("Hướng dẫn", the findings
+sheet of a feedback copy); the hidden ``_thidua`` sheet for the plan id (and, when no plan
+is given, the embedded plan and roster). Each sheet holding the plan's indicator codes is
+one :class:`SheetReport` (a district workbook with a sheet per commune gives several);
+every other sheet is listed in ``ignored_sheets`` with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import io
+import json
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from logic.aggregate import Report
+from logic.checks import CellIssue, check_identity, check_table, check_values
+from logic.errors import ThiduaError
+from logic.findings import Finding, finding
+from logic.plan import Plan, load_plan
+from logic.roster import Roster
+from logic.text import (
+    clean_text,
+    decode_for_font,
+    decode_legacy,
+    fold,
+    legacy_font_encoding,
+    looks_like_legacy,
+)
+
+from .locate import Located, a1, locate
+from .precheck import precheck
+from .settings import Settings, get_settings
+
+__all__ = [
+    "FEEDBACK_SHEET",
+    "META_SHEET",
+    "SheetReport",
+    "WorkbookRead",
+    "embedded_plan",
+    "read_workbook",
+]
+
+META_SHEET = "_thidua"
+FEEDBACK_SHEET = "Kết quả kiểm tra"
+# Metadata whose blank cell may hide a formula worth reporting.
+_CHECKED_META = ("plan_id", "unit", "phase", "report_date")
+# Sheets that never hold a report (folded names): skipped without reading them.
+_SKIP_SHEETS = {
+    "huong dan": "trang hướng dẫn",
+    "ket qua kiem tra": "trang kết quả kiểm tra",
+    "danh muc": "trang danh mục",
+    "danh muc don vi": "trang danh mục",
+}
+
+
+@dataclass
+class SheetReport:
+    """One report found on one sheet (spec: ``notes/sheet-spec.md``)."""
+
+    path: str
+    member: str | None
+    sheet: str
+    plan_id: str | None
+    unit: str | None
+    unit_name: str | None
+    phase: str | None
+    report_date: dt.date | None
+    prepared_by: str | None
+    values: dict[str, dict[str, float | None]]  # indicator → component → number (None: unusable)
+    cells: dict[tuple[str, str], str]  # (indicator, component) → "F17"
+    findings: list[Finding]  # located: path/member/sheet/cell/unit/phase set
+    empty: bool  # a template with nothing filled
+    level: str | None  # roster level of ``unit`` (a district's own tally sheet: "district")
+
+    def to_report(self) -> Report:
+        """The figures for ``logic.aggregate``; raises ValueError without a unit or phase."""
+        if self.unit is None or self.phase is None:
+            raise ValueError(f"sheet {self.sheet!r} of {self.path!r} has no unit or phase")
+        return Report(
+            unit=self.unit,
+            phase=self.phase,
+            values={k: dict(v) for k, v in self.values.items()},
+            report_date=self.report_date,
+            source=self.path,
+        )
+
+
+@dataclass
+class WorkbookRead:
+    """Everything read from one workbook file."""
+
+    kind: str  # xlsx / xlsm / xls / ods (or what the pre-check called a refused file)
+    sheets: list[SheetReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # file level
+    ignored_sheets: list[tuple[str, str]] = field(default_factory=list)  # (sheet, reason)
+    plan_id: str | None = None  # from _thidua
+
+
+def read_workbook(
+    data: bytes | Path,
+    *,
+    name: str,
+    plan: Plan | None,
+    roster: Roster | None,
+    settings: Settings | None = None,
+    path: str | None = None,
+    member: str | None = None,
+    password: str | None = None,
+) -> WorkbookRead:
+    """Read one workbook; never raises on user data.
+
+    ``name`` is the file name for findings; ``path`` (default ``name``) and ``member``
+    (a sheet or attachment inside a larger input) are set on every finding. Without a
+    ``plan``, the plan embedded in the workbook's ``_thidua`` sheet is used (and its roster
+    when ``roster`` is None); a workbook with neither gives no reports and says why in
+    ``ignored_sheets``.
+    """
+    settings = settings or get_settings()
+    where = {"path": path or name, "member": member}
+    if isinstance(data, Path):
+        try:
+            size = data.stat().st_size
+            if size > settings.max_file_bytes:
+                f = finding(
+                    "file_too_large",
+                    limit_name="dung lượng tệp (byte)",
+                    value=size,
+                    limit=settings.max_file_bytes,
+                )
+                return WorkbookRead("unknown", findings=[f.at(**where)])
+            data = data.read_bytes()
+        except OSError as e:
+            f = finding("file_unreadable", why=e.strerror or type(e).__name__)
+            return WorkbookRead("unknown", findings=[f.at(**where)])
+    pre = precheck(data, name, settings, password=password)
+    out = WorkbookRead(pre.kind, findings=[f.at(**where) for f in pre.findings])
+    if not pre.ok or pre.workbook is None:
+        return out
+    try:
+        _Reader(pre.workbook, plan, roster, out, where).run()
+    except Exception as e:  # a file calamine cannot parse: say so, never crash the batch
+        out.sheets.clear()
+        out.findings.append(
+            finding("file_unreadable", why=f"{type(e).__name__}: {_short(str(e))}").at(**where)
+        )
+    return out
+
+
+def embedded_plan(data: bytes, name: str = "", settings: Settings | None = None):
+    """(plan id, Plan or None, Roster or None) from a workbook's ``_thidua`` sheet.
+
+    Never raises: a refused file or a broken embedded plan gives Nones.
+    """
+    pre = precheck(data, name, settings or get_settings())
+    if not pre.ok or pre.workbook is None:
+        return None, None, None
+    try:
+        book = pre.workbook.open_calamine()
+        meta = _read_meta_sheet(book)
+    except Exception:
+        return None, None, None
+    return meta.plan_id, meta.plan(), meta.roster()
+
+
+# --- internals ------------------------------------------------------------------------
+
+
+@dataclass
+class _Meta:
+    plan_id: str | None = None
+    plan_json: str | None = None
+    roster_json: str | None = None
+
+    def plan(self) -> Plan | None:
+        if self.plan_json:
+            try:
+                return load_plan(json.loads(self.plan_json))
+            except (ThiduaError, ValueError, TypeError):
+                pass
+        if self.plan_id:
+            from .plans import bundled_plans, load
+
+            if self.plan_id in bundled_plans():
+                try:
+                    return load(self.plan_id)
+                except ThiduaError:
+                    return None
+        return None
+
+    def roster(self) -> Roster | None:
+        if not self.roster_json:
+            return None
+        try:
+            return Roster.from_rows(json.loads(self.roster_json))
+        except (ThiduaError, ValueError, TypeError, AttributeError):
+            return None
+
+
+def _read_meta_sheet(book: Any) -> _Meta:
+    meta = _Meta()
+    if META_SHEET not in book.sheet_names:
+        return meta
+    rows = book.get_sheet_by_name(META_SHEET).to_python(skip_empty_area=False, nrows=8)
+    for row in rows:
+        if not row or not isinstance(row[0], str):
+            continue
+        key = row[0].strip()
+        rest = "".join(v for v in row[1:] if isinstance(v, str))
+        if key == "plan_id":
+            meta.plan_id = clean_text(str(row[1])) if len(row) > 1 and row[1] != "" else None
+        elif key == "plan_json":
+            meta.plan_json = rest or None
+        elif key == "roster_json":
+            meta.roster_json = rest or None
+    return meta
+
+
+class _Reader:
+    def __init__(self, checked, plan: Plan | None, roster: Roster | None, out: WorkbookRead, where):
+        self.checked = checked
+        self.kind = checked.kind
+        self.plan = plan
+        self.roster = roster
+        self.out = out
+        self.where = where
+        self.ooxml = _Ooxml(checked.data) if self.kind in ("xlsx", "xlsm") else None
+
+    def run(self) -> None:
+        book = self.checked.open_calamine()
+        try:
+            self._run(book)
+        finally:
+            book.close()
+
+    def _run(self, book: Any) -> None:
+        from python_calamine import SheetTypeEnum, SheetVisibleEnum
+
+        plan = self.plan
+        if plan is None:
+            # the embedded plan and roster: a large sheet, read only when no plan is given
+            meta = _read_meta_sheet(book)
+            self.out.plan_id = meta.plan_id
+            plan = meta.plan()
+            if self.roster is None and plan is not None:
+                self.roster = meta.roster() or _bundled_roster(plan)
+        for info in book.sheets_metadata:
+            sheet = info.name
+            skip = _SKIP_SHEETS.get(fold(sheet))
+            if sheet == META_SHEET:
+                skip = "trang dữ liệu ẩn của mẫu báo cáo"
+            elif info.typ != SheetTypeEnum.WorkSheet:
+                skip = "không phải trang số liệu (biểu đồ, macro)"
+            elif info.visible != SheetVisibleEnum.Visible:
+                skip = "trang bị ẩn"
+            if skip is None and plan is None:
+                skip = (
+                    "không xác định được kế hoạch (tệp không mang mã kế hoạch; hãy chỉ rõ --plan)"
+                )
+            if skip is not None:
+                self.out.ignored_sheets.append((sheet, skip))
+                continue
+            report = self._sheet(book, sheet, plan)
+            if report is not None:
+                self.out.sheets.append(report)
+        if self.out.plan_id is None:
+            self.out.plan_id = next((r.plan_id for r in self.out.sheets if r.plan_id), None)
+        if not self.out.sheets and plan is not None:
+            self.out.findings.append(finding("not_a_report").at(**self.where))
+
+    def _sheet(self, book: Any, sheet: str, plan: Plan) -> SheetReport | None:
+        ws = book.get_sheet_by_name(sheet)
+        grid = ws.to_python()
+        origin = ws.start or (0, 0)
+        decoded = self._decode_legacy(sheet, grid, origin)
+        loc = locate(grid, plan, origin, ws.merged_cell_ranges or ())
+        if not loc.found:
+            reason = "trang trống" if not grid else "không có bảng chỉ tiêu của kế hoạch"
+            self.out.ignored_sheets.append((sheet, reason))
+            return None
+        return self._report(sheet, plan, loc, decoded)
+
+    # -- one report ------------------------------------------------------------------
+    def _report(
+        self, sheet: str, plan: Plan, loc: Located, decoded: dict[str, tuple[str, str, str]]
+    ) -> SheetReport:
+        findings: list[Finding] = []
+        meta = {k: m.value for k, m in loc.meta.items()}
+        meta_cells = {k: m.cell for k, m in loc.meta.items()}
+        blank_cells = [cell for key, cell in loc.cells.items() if _blank(loc.values.get(key))] + [
+            m.cell for k, m in loc.meta.items() if k in _CHECKED_META and _blank(m.value)
+        ]
+        issues = self._issues(sheet, blank_cells)
+        identity, found = check_identity(plan, self.roster, meta, meta_cells)
+        silenced = {"unit_missing", "phase_missing", "report_date_missing"}
+        for f in found:
+            if f.code in silenced and f.cell in issues:
+                continue  # the formula finding below says more
+            findings.append(f)
+        for m in loc.meta.values():
+            if m.cell in issues:
+                findings.append(_issue_finding(issues[m.cell], m.cell))
+        findings += check_table(
+            plan,
+            missing_indicators=loc.missing_indicators,
+            missing_columns=loc.missing_columns,
+            unknown=loc.unknown,
+            duplicates=loc.duplicates,
+            code_cells=loc.code_cells,
+        )
+        values, found, empty = check_values(plan, loc.values, loc.cells, issues)
+        findings += found
+        findings += _legacy_findings(decoded, set(meta_cells.values()) | set(loc.cells.values()))
+        located = [
+            f.at(sheet=sheet, unit=identity.unit, phase=identity.phase, **self.where)
+            for f in findings
+        ]
+        return SheetReport(
+            path=self.where["path"],
+            member=self.where["member"],
+            sheet=sheet,
+            plan_id=identity.plan_id,
+            unit=identity.unit,
+            unit_name=identity.unit_name,
+            phase=identity.phase,
+            report_date=identity.report_date,
+            prepared_by=identity.prepared_by,
+            values=values,
+            cells=dict(loc.cells),
+            findings=located,
+            empty=empty,
+            level=identity.level,
+        )
+
+    def _issues(self, sheet: str, cells: list[str]) -> dict[str, CellIssue]:
+        if not cells or self.ooxml is None:
+            return {}
+        return self.ooxml.cell_issues(sheet, set(cells))
+
+    # -- legacy text -----------------------------------------------------------------
+    def _decode_legacy(
+        self, sheet: str, grid: list[list[Any]], origin: tuple[int, int]
+    ) -> dict[str, tuple[str, str, str]]:
+        """Decode TCVN3/VNI cells in place; A1 → (font, raw, converted) of those changed."""
+        changed: dict[str, tuple[str, str, str]] = {}
+        r0, c0 = origin
+        if self.ooxml is not None:
+            if not self.ooxml.has_legacy_fonts():
+                return changed
+            for (r, c), font in self.ooxml.legacy_cells(sheet).items():
+                i, j = r - r0, c - c0
+                if 0 <= i < len(grid) and 0 <= j < len(grid[i]) and isinstance(grid[i][j], str):
+                    raw = grid[i][j]
+                    text = decode_for_font(raw, font)
+                    if text != raw:
+                        grid[i][j] = text
+                        changed[a1(r + 1, c)] = (font, raw, text)
+            return changed
+        for i, row in enumerate(grid):
+            for j, v in enumerate(row):
+                if isinstance(v, str) and v and not v.isascii():
+                    enc = looks_like_legacy(v)
+                    if enc is not None:
+                        text = decode_legacy(v, enc)
+                        if text != v:
+                            grid[i][j] = text
+                            label = "TCVN3" if enc == "tcvn3" else "VNI"
+                            changed[a1(i + r0 + 1, j + c0)] = (f"{label} (đoán)", v, text)
+        return changed
+
+
+def _legacy_findings(decoded: dict[str, tuple[str, str, str]], used: set[str]) -> list[Finding]:
+    """One finding per decoded cell the report uses; else one for the first decoded cell
+    (the user should know the sheet is in an old encoding)."""
+    cells = [c for c in decoded if c in used] or list(decoded)[:1]
+    return [
+        finding(
+            "legacy_encoding",
+            cell=c,
+            font=decoded[c][0],
+            value=_short(decoded[c][1]),
+            converted=_short(clean_text(decoded[c][2])),
+        )
+        for c in cells
+    ]
+
+
+def _issue_finding(issue: CellIssue, cell: str) -> Finding:
+    if issue.kind == "no_cache":
+        return finding("formula_no_cache", cell=cell, formula=_short(issue.text))
+    return finding("formula_error", cell=cell, value=issue.text)
+
+
+def _bundled_roster(plan: Plan) -> Roster | None:
+    if not plan.roster:
+        return None
+    from .rosters import load_roster
+
+    try:
+        return load_roster(plan.roster)
+    except ThiduaError:
+        return None
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- the OOXML parts calamine does not interpret ---------------------------------------------
+
+_SHEET_TAG = re.compile(rb"<(?:\w+:)?sheet\b([^>]*)/?>")
+_ATTR = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
+_REL_TAG = re.compile(rb"<(?:\w+:)?Relationship\b([^>]*)/?>")
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+_FORMULA_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?f\b")
+_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*\bt="e"[^>]*)>')
+_CLOSE_CELL = re.compile(rb"</(?:\w+:)?c>")
+_R_ATTR = re.compile(rb'\br="([A-Z]{1,3}[0-9]{1,7})"')
+_VALUE = re.compile(rb"<(?:\w+:)?v\b[^>]*>(.*?)</(?:\w+:)?v>", re.S)
+_LEGACY_FONT = re.compile(rb'val="\s*(?:\.vn|vni[-_ ])', re.I)
+_REF = re.compile(r"([A-Z]{1,3})([0-9]+)")
+
+
+class _Ooxml:
+    """Lazy access to the XML parts of an .xlsx/.xlsm (already pre-checked)."""
+
+    def __init__(self, data: bytes):
+        self.zip = zipfile.ZipFile(io.BytesIO(data))
+        self._names = set(self.zip.namelist())
+        self._parts: dict[str, str] | None = None
+        self._styles: bytes | None = None
+        self._xml: dict[str, bytes] = {}
+
+    def _read(self, name: str) -> bytes:
+        if name not in self._names:
+            return b""
+        return self.zip.read(name)
+
+    def sheet_part(self, sheet: str) -> str | None:
+        if self._parts is None:
+            self._parts = {}
+            rels = {}
+            for m in _REL_TAG.finditer(self._read("xl/_rels/workbook.xml.rels")):
+                a = _attrs(m.group(1))
+                if "Id" in a and "Target" in a:
+                    target = a["Target"]
+                    rels[a["Id"]] = (
+                        target.lstrip("/")
+                        if target.startswith("/")
+                        else posixpath.normpath(posixpath.join("xl", target))
+                    )
+            for m in _SHEET_TAG.finditer(self._read("xl/workbook.xml")):
+                a = _attrs(m.group(1))
+                rid = next((v for k, v in a.items() if k.endswith(":id") or k == "id"), None)
+                if "name" in a and rid in rels:
+                    self._parts[clean_text(a["name"])] = rels[rid]
+        return self._parts.get(clean_text(sheet))
+
+    def sheet_xml(self, sheet: str) -> bytes:
+        part = self.sheet_part(sheet)
+        if part is None:
+            return b""
+        if part not in self._xml:
+            self._xml[part] = self._read(part)
+        return self._xml[part]
+
+    def cell_issues(self, sheet: str, cells: set[str]) -> dict[str, CellIssue]:
+        """Formulas without a cached value and error results among ``cells``."""
+        xml = self.sheet_xml(sheet)
+        out: dict[str, CellIssue] = {}
+        if not xml:
+            return out
+        # only cells holding a formula (``<f>`` is a cell's first child) or an error
+        for m in _FORMULA_CELL.finditer(xml):
+            ref = _R_ATTR.search(m.group(1))
+            if ref is None or ref.group(1).decode() not in cells:
+                continue
+            if b't="e"' in m.group(1):
+                continue  # an error result: below
+            close = _CLOSE_CELL.search(xml, m.end())
+            body = xml[m.end() - 2 : close.start() if close else len(xml)]
+            value = _VALUE.search(body)
+            if value is None or value.group(1) == b"":
+                f = _FORMULA.search(body)
+                text = _xml_text(f.group(1) or b"") if f else ""
+                out[ref.group(1).decode()] = CellIssue(
+                    "no_cache", "=" + text if text else "(công thức dùng chung)"
+                )
+        if b't="e"' in xml:
+            for m in _ERROR_CELL.finditer(xml):
+                ref = _R_ATTR.search(m.group(1))
+                if ref is None or ref.group(1).decode() not in cells:
+                    continue
+                close = _CLOSE_CELL.search(xml, m.end())
+                value = _VALUE.search(xml, m.end(), close.start() if close else len(xml))
+                out[ref.group(1).decode()] = CellIssue(
+                    "error", _xml_text(value.group(1)) if value else "#N/A"
+                )
+        return out
+
+    def has_legacy_fonts(self) -> bool:
+        if self._styles is None:
+            self._styles = self._read("xl/styles.xml")
+        return bool(_LEGACY_FONT.search(self._styles))
+
+    def legacy_cells(self, sheet: str) -> dict[tuple[int, int], str]:
+        """(0-based row, col) → legacy font name, for cells whose style uses one."""
+        fonts = _xf_fonts(self._styles or b"")
+        if not fonts:
+            return {}
+        out: dict[tuple[int, int], str] = {}
+        for m in _CELL.finditer(self.sheet_xml(sheet)):
+            a = _attrs(m.group(1))
+            font = fonts.get(int(a.get("s", "0") or 0))
+            ref = _REF.fullmatch(a.get("r", ""))
+            if font and ref:
+                out[(int(ref.group(2)) - 1, _col_index(ref.group(1)))] = font
+        return out
+
+
+def _attrs(raw: bytes) -> dict[str, str]:
+    return {k.decode(): html.unescape(v.decode("utf-8", "replace")) for k, v in _ATTR.findall(raw)}
+
+
+def _xml_text(raw: bytes) -> str:
+    return html.unescape(raw.decode("utf-8", "replace"))
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+_FONTS_BLOCK = re.compile(rb"<(?:\w+:)?fonts\b[^>]*>(.*?)</(?:\w+:)?fonts>", re.S)
+_FONT = re.compile(rb"<(?:\w+:)?font\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?font>)", re.S)
+_FONT_NAME = re.compile(rb'<(?:\w+:)?name\b[^>]*\bval="([^"]*)"')
+_XFS_BLOCK = re.compile(rb"<(?:\w+:)?cellXfs\b[^>]*>(.*?)</(?:\w+:)?cellXfs>", re.S)
+_XF = re.compile(rb"<(?:\w+:)?xf\b([^>]*?)/?>")
+
+
+@lru_cache(maxsize=32)
+def _xf_fonts(styles: bytes) -> dict[int, str]:
+    """Cell style index → font name, for styles whose font is a legacy (TCVN3/VNI) one."""
+    block = _FONTS_BLOCK.search(styles)
+    if not block:
+        return {}
+    names = []
+    for m in _FONT.finditer(block.group(1)):
+        n = _FONT_NAME.search(m.group(1) or b"")
+        names.append(_xml_text(n.group(1)) if n else "")
+    xfs = _XFS_BLOCK.search(styles)
+    if not xfs:
+        return {}
+    out = {}
+    for i, m in enumerate(_XF.finditer(xfs.group(1))):
+        font_id = int(_attrs(m.group(1)).get("fontId", "0") or 0)
+        name = names[font_id] if font_id < len(names) else ""
+        if legacy_font_encoding(name):
+            out[i] = name
+    return out
