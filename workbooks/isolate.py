@@ -219,9 +219,11 @@ class _Worker:
             self.conn.send((func, args))
         except (BrokenPipeError, ConnectionResetError, EOFError):
             pass  # died before the call: collect() reports it
-        except Exception:
-            self.stop()  # an unpicklable function or argument is the caller's mistake
-            raise
+        except Exception as exc:  # an unpicklable function or argument: the caller's mistake
+            self.stop()
+            raise TypeError(
+                f"isolated calls need picklable functions and arguments: {exc}"
+            ) from exc
 
     def collect(self, elapsed: float, memory_mb: int) -> IsolatedResult:
         try:
