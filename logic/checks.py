@@ -144,8 +144,8 @@ def check_value(
                     "value_ambiguous",
                     indicator=ind,
                     value=_show(raw),
-                    a=format_vn(a, 3, trim=True),
-                    b=format_vn(b, 3, trim=True),
+                    a=_reading(a),
+                    b=_reading(b),
                     **where,
                 )
             ]
@@ -617,6 +617,13 @@ def _show(value: Any) -> str:
     if isinstance(value, dt.datetime | dt.date):
         return f"{value:%d/%m/%Y}"
     return _short(_text(value))
+
+
+def _reading(x: float) -> str:
+    """One reading of an ambiguous number, unmistakable: "1,234 (số thập phân)", "1234"."""
+    if is_integral(x):
+        return str(round(x))
+    return f"{format_vn(x, 6, trim=True)} (số thập phân)"
 
 
 def _short(text: str, limit: int = 60) -> str:

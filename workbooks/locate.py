@@ -179,12 +179,16 @@ def locate(
             break
     roles = header[1] if header else {}
     named = roles.get("code")
-    if named is not None and named != code_col and named in hits:
-        # the header names the code column and codes are there: trust it over a column
-        # that merely holds as many matches (STT numbers when the codes are "1", "2" …)
-        if any(max(found) >= first for found in hits[named].values()):
-            code_col = named
-            out.code_column = code_col + c0
+    # the header names the code column and codes are there: trust it over a column that
+    # merely holds as many matches (STT numbers when the codes are "1", "2" …)
+    if (
+        named is not None
+        and named != code_col
+        and named in hits
+        and any(max(found) >= first for found in hits[named].values())
+    ):
+        code_col = named
+        out.code_column = code_col + c0
     roles["code"] = code_col
     if header is not None:
         out.header_row = header[0] + r0 + 1

@@ -197,10 +197,9 @@ class _Meta:
 
     def plan(self) -> Plan | None:
         if self.plan_json:
-            try:
-                return load_plan(json.loads(self.plan_json))
-            except (ThiduaError, ValueError, TypeError):
-                pass
+            found = _plan_from_json(self.plan_json)
+            if found is not None:
+                return found
         if self.plan_id:
             from .plans import bundled_plans, load
 
@@ -212,12 +211,24 @@ class _Meta:
         return None
 
     def roster(self) -> Roster | None:
-        if not self.roster_json:
-            return None
-        try:
-            return Roster.from_rows(json.loads(self.roster_json))
-        except (ThiduaError, ValueError, TypeError, AttributeError):
-            return None
+        return _roster_from_json(self.roster_json) if self.roster_json else None
+
+
+# A batch of workbooks from one template carries the same plan and roster: parse them once.
+@lru_cache(maxsize=8)
+def _plan_from_json(text: str) -> Plan | None:
+    try:
+        return load_plan(json.loads(text))
+    except (ThiduaError, ValueError, TypeError):
+        return None
+
+
+@lru_cache(maxsize=8)
+def _roster_from_json(text: str) -> Roster | None:
+    try:
+        return Roster.from_rows(json.loads(text))
+    except (ThiduaError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def _read_meta_sheet(book: Any) -> _Meta:
