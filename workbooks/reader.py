@@ -118,6 +118,7 @@ class WorkbookRead:
     findings: list[Finding] = field(default_factory=list)  # file level
     ignored_sheets: list[tuple[str, str]] = field(default_factory=list)  # (sheet, reason)
     plan_id: str | None = None  # from _thidua
+    embedded: Plan | None = None  # the workbook's own plan, when read without one
 
 
 def read_workbook(
@@ -275,7 +276,7 @@ class _Reader:
             # the embedded plan and roster: a large sheet, read only when no plan is given
             meta = _read_meta_sheet(book)
             self.out.plan_id = meta.plan_id
-            plan = meta.plan()
+            plan = self.out.embedded = meta.plan()
             if self.roster is None and plan is not None:
                 self.roster = meta.roster() or _bundled_roster(plan)
         for info in book.sheets_metadata:

@@ -43,7 +43,8 @@ class ValidateResult:
 
     ``findings``: every finding, file by file (file-level, then each sheet's, then the
     cross-file ones); ``reports``: the report sheets read; ``exit_code``: 0/1/2;
-    ``message``: why the exit code is 2 (Vietnamese), else None; ``inputs``: one record per
+    ``message``: why the exit code is 2 (Vietnamese), else None; ``plan``: the plan used
+    (``--plan``, or the one every workbook carries); ``inputs``: one record per
     file or report sheet (contract: JSON ``inputs``); ``feedback``: annotated copies written.
     """
 
@@ -110,6 +111,7 @@ def validate_files(
         reads.append((path, WorkbookRead("unknown", findings=[f]), [f]))
         result.inputs.append(_input(path, None, None, "rejected", f.message))
     no_plan: list[str] = []
+    embedded: dict[str, Plan] = {}
     for path in files:
         read = read_workbook(path, name=path.name, path=str(path), plan=plan, roster=roster)
         if plan is None and not read.sheets and _plan_unknown(read):
@@ -118,9 +120,13 @@ def validate_files(
         for sheet in read.sheets:
             file_findings += sheet.findings
         reads.append((path, read, file_findings))
+        if plan is None and read.embedded is not None:
+            embedded.setdefault(read.embedded.id, read.embedded)
         result.reports += read.sheets
         _record_inputs(result, path, read)
-    cross = _cross_checks(result.reports, plan)
+    if plan is None and len(embedded) == 1:
+        result.plan = next(iter(embedded.values()))  # every workbook carries the same plan
+    cross = _cross_checks(result.reports, plan, embedded)
     for path, _read, file_findings in reads:
         mine = [f for f in cross if f.path == str(path)]
         result.findings += file_findings + mine
@@ -242,7 +248,9 @@ def _input(path, digest, member, status, reason, unit=None, phase=None) -> dict:
     }
 
 
-def _cross_checks(reports: list[SheetReport], plan: Plan | None) -> list[Finding]:
+def _cross_checks(
+    reports: list[SheetReport], plan: Plan | None, embedded: dict[str, Plan]
+) -> list[Finding]:
     """Outliers among the commune reports that carry a unit and a phase (per plan)."""
     by_plan: dict[str, list[SheetReport]] = {}
     for s in reports:
@@ -250,13 +258,9 @@ def _cross_checks(reports: list[SheetReport], plan: Plan | None) -> list[Finding
             by_plan.setdefault(plan.id if plan else (s.plan_id or ""), []).append(s)
     out: list[Finding] = []
     for plan_id, sheets in by_plan.items():
-        p = plan
+        p = plan or embedded.get(plan_id)
         if p is None:
-            from .plans import bundled_plans, load
-
-            if plan_id not in bundled_plans():
-                continue
-            p = load(plan_id)
+            continue
         reports = [s.to_report() for s in sheets]
         origin = {id(r): s for r, s in zip(reports, sheets, strict=True)}
 

@@ -58,7 +58,7 @@ def test_clean_files(plan, roster, tmp_path):
     assert result.exit_code == 0
     assert result.findings == []
     assert [r.unit for r in result.reports] == COMMUNES[:2]
-    assert result.plan is None  # each workbook's own plan was used
+    assert result.plan.id == "thanh-hoa-2024"  # the plan every workbook carries
     assert [i["status"] for i in result.inputs] == ["accepted", "accepted"]
     assert format_findings_table(result.findings) == "Không phát hiện lỗi nào."
 
