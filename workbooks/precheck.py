@@ -321,6 +321,9 @@ class _Check:
                 )
         if total > s.max_uncompressed_bytes:
             self.too_large("max_uncompressed_bytes", total)
+        sheets = sum(1 for info in infos if _SHEET_PATH.search(info.filename))
+        if sheets > s.max_sheets:  # before inflating thousands of parts
+            self.too_large("max_sheets", sheets)
 
     def _zip_content(self, data: bytes, infos: list[zipfile.ZipInfo]) -> None:
         members: dict[str, _Member] = {}
@@ -524,16 +527,20 @@ class _Member:
                 yield bytes(src[pos : min(pos + size, info.file_size)])
             return
         inflater = zlib.decompressobj(-15)
-        left = info.file_size
-        while left > 0:
-            out = inflater.decompress(src, min(size, left))
-            if not out:
-                return  # truncated stream: the reader will say so
-            left -= len(out)
-            yield out
-            src = inflater.unconsumed_tail
-            if not src and inflater.eof:
-                return
+        left, pos = info.file_size, 0
+        pending: bytes | memoryview = b""
+        # Input goes in slices so that the unconsumed tail zlib copies stays small.
+        while left > 0 and not inflater.eof:
+            if not pending:
+                pending = src[pos : pos + _CHUNK]
+                pos += len(pending)
+                if not pending:
+                    return  # truncated stream: the reader will say so
+            out = inflater.decompress(pending, min(size, left))
+            pending = inflater.unconsumed_tail
+            if out:
+                left -= len(out)
+                yield out
 
     def chunks(self, data: bytes) -> Iterator[bytes]:
         """The member's content as UTF-8 bytes, in chunks."""
@@ -856,9 +863,10 @@ def _scan_cells_slow(member: _Member, data: bytes, limits: _Limits) -> _Extent:
             if closing:
                 continue
             m = _ATTR_R.search(attrs)
-            ref = (m.group(1) or m.group(2)) if m else None
+            ref = _unescape(m.group(1) or m.group(2)) if m else None
             if tag == b"row":
-                row = int(ref) if ref and ref.strip().isdigit() else row + 1
+                number = _number(ref)
+                row = row + 1 if number is None else number
                 col = 0
                 continue
             parsed = _REF.fullmatch(ref) if ref else None
@@ -887,12 +895,25 @@ _OTAG = re.compile(
 
 def _ods_attr(attrs: bytes, local: bytes) -> bytes | None:
     m = re.search(rb"(?:^|\s)(?:[\w.-]+:)?" + local + rb"""\s*=\s*(?:"([^"]*)"|'([^']*)')""", attrs)
-    return (m.group(1) or m.group(2)) if m else None
+    return _unescape(m.group(1) or m.group(2)) if m else None
 
 
 def _repeat(attrs: bytes, local: bytes) -> int:
-    value = _ods_attr(attrs, local)
-    return int(value) if value and value.strip().isdigit() else 1
+    number = _number(_ods_attr(attrs, local))
+    return 1 if number is None else number
+
+
+def _unescape(value: bytes) -> bytes:
+    """Attribute text as a parser sees it: ``&#88;FD1`` is ``XFD1``."""
+    return html.unescape(value.decode("utf-8", "replace")).encode() if b"&" in value else value
+
+
+_NUMBER = re.compile(rb"\s*\+?([0-9]{1,18})\s*")
+
+
+def _number(value: bytes | None) -> int | None:
+    m = _NUMBER.fullmatch(value) if value else None
+    return int(m.group(1)) if m else None
 
 
 def _scan_ods(member: _Member, data: bytes, s: Settings) -> list[tuple[str, _Extent]]:

@@ -175,12 +175,24 @@ def test_several_sheets_are_named_from_the_workbook(tmp_path):
         ('<c t=">" r="XFD1048576"><v>1</v></c>', "XFD1048576"),  # ">" inside a value
         ('<c\nr="XFD1048576"><v>1</v></c>', "XFD1048576"),  # a newline, not a space
         ('<c r="A1048577"><v>1</v></c>', "A1048577"),  # beyond Excel's own last row
+        ('<c r="&#88;FD1048576"><v>1</v></c>', "XFD1048576"),  # a character reference
     ],
 )
 def test_unusual_cell_tags_are_still_measured(tmp_path, cell_xml, cell):
     xml = sheet_xml([("A1", 1)]).replace("</row>", cell_xml + "</row>")
     path = write_zip(tmp_path / "x.xlsx", xlsx_parts({"S": xml}))
     assert short(check(path).findings) == [("sheet_too_large", "S", cell, None)]
+
+
+@pytest.mark.parametrize("rows", ["+1000000", "&#49;000000", " 1000000 "])
+def test_ods_repeats_are_read_as_a_parser_reads_them(tmp_path, rows):
+    content = zipfile.ZipFile(hostile.make_ods_repeated(tmp_path)).read("content.xml")
+    content = content.replace(b'rows-repeated="1000000"', f'rows-repeated="{rows}"'.encode())
+    path = tmp_path / "x.ods"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        zf.writestr("content.xml", content)
+    assert short(check(path).findings) == [("sheet_too_large", "Báo cáo", "ALL1000000", None)]
 
 
 def test_prefixed_cells_are_measured(tmp_path):
