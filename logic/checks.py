@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -630,14 +631,36 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Roster.find scans every record; a batch looks up thousands of codes: index by code.
+_ROSTER_INDEX: weakref.WeakKeyDictionary[Roster, tuple[tuple, dict[str, list[Unit]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _by_code(roster: Roster) -> dict[str, list[Unit]]:
+    cached = _ROSTER_INDEX.get(roster)
+    if cached is not None and cached[0] is roster.units:
+        return cached[1]
+    index: dict[str, list[Unit]] = {}
+    for u in roster.units:
+        index.setdefault(u.code, []).append(u)
+    _ROSTER_INDEX[roster] = (roster.units, index)
+    return index
+
+
 def _find_unit(roster: Roster, code: str, day: dt.date | None) -> Unit | None:
+    """Like ``Roster.find(code, day) or Roster.find(code)``, also trying the code with the
+    leading zeros a number cell drops."""
+    index = _by_code(roster)
     candidates = [code]
     if code.isdigit():
         candidates += [code.zfill(w) for w in (2, 3, 5) if len(code) < w]
     for c in candidates:
-        unit = (roster.find(c, day) if day else None) or roster.find(c)
-        if unit is not None:
-            return unit
+        hits = index.get(c)
+        if not hits:
+            continue
+        valid = [u for u in hits if day is None or u.valid_on(day)] or hits
+        return max(valid, key=lambda u: u.valid_from or dt.date.min)
     return None
 
 

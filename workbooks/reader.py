@@ -281,7 +281,7 @@ class _Reader:
                 self.roster = meta.roster() or _bundled_roster(plan)
         for info in book.sheets_metadata:
             sheet = info.name
-            skip = _SKIP_SHEETS.get(fold(sheet))
+            skip = _SKIP_SHEETS.get(_fold(sheet))
             if sheet == META_SHEET:
                 skip = "trang dữ liệu ẩn của mẫu báo cáo"
             elif info.typ != SheetTypeEnum.WorkSheet:
@@ -380,7 +380,7 @@ class _Reader:
         changed: dict[str, tuple[str, str, str]] = {}
         r0, c0 = origin
         if self.ooxml is not None:
-            if not self.ooxml.has_legacy_fonts():
+            if not _maybe_legacy(grid) or not self.ooxml.has_legacy_fonts():
                 return changed
             for (r, c), font in self.ooxml.legacy_cells(sheet).items():
                 i, j = r - r0, c - c0
@@ -402,6 +402,20 @@ class _Reader:
                             label = "TCVN3" if enc == "tcvn3" else "VNI"
                             changed[a1(i + r0 + 1, j + c0)] = (f"{label} (đoán)", v, text)
         return changed
+
+
+_fold = lru_cache(maxsize=1024)(fold)
+# Latin-1 characters that Unicode Vietnamese never uses: TCVN3 and VNI text has them.
+_NOT_VIETNAMESE_LATIN1 = re.compile(
+    "[\u0080-\u00bf\u00c4-\u00c7\u00cb\u00ce-\u00d1\u00d6-\u00d8\u00db\u00dc"
+    "\u00de-\u00df\u00e4-\u00e7\u00eb\u00ee-\u00f1\u00f6-\u00f8\u00fb\u00fc\u00fe\u00ff]"
+)
+
+
+def _maybe_legacy(grid: list[list[Any]]) -> bool:
+    """Whether any text could be TCVN3/VNI: only then are cell fonts worth looking up."""
+    text = "\n".join([v for row in grid for v in row if type(v) is str])
+    return not text.isascii() and _NOT_VIETNAMESE_LATIN1.search(text) is not None
 
 
 def _legacy_findings(decoded: dict[str, tuple[str, str, str]], used: set[str]) -> list[Finding]:
@@ -465,16 +479,25 @@ class _Ooxml:
     """Lazy access to the XML parts of an .xlsx/.xlsm (already pre-checked)."""
 
     def __init__(self, data: bytes):
-        self.zip = zipfile.ZipFile(io.BytesIO(data))
-        self._names = set(self.zip.namelist())
+        self._data = data
+        self._zip: zipfile.ZipFile | None = None  # opened on first use: most files need none
+        self._names: set[str] = set()
         self._parts: dict[str, str] | None = None
         self._styles: bytes | None = None
         self._xml: dict[str, bytes] = {}
 
     def _read(self, name: str) -> bytes:
+        z = self.zip
         if name not in self._names:
             return b""
-        return self.zip.read(name)
+        return z.read(name)
+
+    @property
+    def zip(self) -> zipfile.ZipFile:
+        if self._zip is None:
+            self._zip = zipfile.ZipFile(io.BytesIO(self._data))
+            self._names = set(self._zip.namelist())
+        return self._zip
 
     def sheet_part(self, sheet: str) -> str | None:
         if self._parts is None:
