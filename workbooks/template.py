@@ -35,7 +35,7 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
 
 from logic.aggregate import phase_tree
-from logic.errors import RosterError
+from logic.errors import RosterError, ThiduaError
 from logic.plan import Plan
 from logic.roster import Roster, Unit
 from logic.text import fold, safe_for_cell
@@ -76,8 +76,9 @@ def write_template(
 
     ``values`` pre-fills inputs: indicator code → component → number or text
     (components as in ``logic.plan.COMPONENTS``; also ``"target"`` for a locally set
-    target and ``"note"``). Raises ``RosterError`` for a unit not in the roster, KeyError
-    for a phase the plan does not have, ``FileLockedError`` if ``path`` is open in Excel.
+    target and ``"note"``). Raises ``RosterError`` for a unit not in the roster,
+    ``ThiduaError`` for a phase the plan does not have, ``FileLockedError`` if ``path`` is
+    open in Excel, KeyError for a value with no input cell (a bug in the caller).
     """
     unit = find_unit(plan, roster, unit_code, phase_code)
     data = _template_bytes(plan, roster, unit, phase_code, report_date, values)
@@ -126,8 +127,18 @@ def template_name(unit: Unit, phase: str) -> str:
 
 
 def find_unit(plan: Plan, roster: Roster, unit_code: str, phase: str) -> Unit:
-    """The roster record of ``unit_code`` for ``phase`` (valid at its end, else its start)."""
-    p = plan.phase(phase)
+    """The roster record of ``unit_code`` for ``phase`` (valid at its end, else its start).
+
+    Raises ``ThiduaError`` for a phase the plan does not have, ``RosterError`` for a unit
+    the roster does not have (messages in Vietnamese).
+    """
+    try:
+        p = plan.phase(phase)
+    except KeyError:
+        raise ThiduaError(
+            f"Kế hoạch “{plan.id}” không có đợt “{phase}” "
+            f"(các đợt: {', '.join(ph.code for ph in plan.phases)})."
+        ) from None
     unit = (
         roster.find(unit_code, p.end) or roster.find(unit_code, p.start) or roster.find(unit_code)
     )
@@ -470,6 +481,11 @@ _WORKBOOK = "xl/workbook.xml"
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
+def _xml(text: str) -> str:
+    """Text escaped for XML content and attribute values alike."""
+    return escape(text, {'"': "&quot;"})
+
+
 class _Prototype:
     """The xlsx parts of a template written by the reference path for placeholder unit
     strings; :meth:`render` puts a unit's strings, report date and values in their place.
@@ -519,8 +535,8 @@ class _Prototype:
             (_TOKENS.name, fields.name),
             (_TOKENS.upper, fields.upper),
         ):
-            sheet = sheet.replace(token, escape(text))
-        sheet = sheet.replace(_TOKENS.place, escape(fields.place.replace('"', '""')))
+            sheet = sheet.replace(token, _xml(text))
+        sheet = sheet.replace(_TOKENS.place, _xml(fields.place.replace('"', '""')))
         filled: dict[str, Any] = {}
         if report_date is not None:
             filled[self.layout.meta["report_date"]] = (report_date - _EXCEL_EPOCH).days
@@ -541,15 +557,15 @@ class _Prototype:
                 text = safe_for_cell(value)
                 if text[:1] in ("=", "+", "-", "@") or text != text.strip():
                     return None  # needs quotePrefix or xml:space: the reference path
-                cell = f'<c r="{ref}" s="{style}" t="inlineStr"><is><t>{escape(text)}</t></is></c>'
+                cell = f'<c r="{ref}" s="{style}" t="inlineStr"><is><t>{_xml(text)}</t></is></c>'
             else:
                 if not math.isfinite(value):
                     return None
                 cell = f'<c r="{ref}" s="{style}" t="n"><v>{value!r}</v></c>'
             sheet = sheet.replace(xml, cell, 1)
-        title = escape(fields.title)
+        title = _xml(fields.title)
         book = self.book.replace(
-            f"'{_TOKENS.title}'", "'" + escape(fields.title.replace("'", "''")) + "'"
+            f"'{_TOKENS.title}'", "'" + _xml(fields.title.replace("'", "''")) + "'"
         ).replace(_TOKENS.title, title)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
