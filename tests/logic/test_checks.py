@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logic.aggregate import Report
 from logic.checks import (
@@ -295,7 +297,12 @@ def test_identity(plan, roster):
 
 def test_identity_without_anything(plan, roster):
     ident, findings = check_identity(plan, roster, {}, {})
-    assert codes(findings) == ["plan_missing", "phase_missing", "report_date_missing", "unit_missing"]
+    assert codes(findings) == [
+        "plan_missing",
+        "phase_missing",
+        "report_date_missing",
+        "unit_missing",
+    ]
     assert ident.unit is None and ident.phase is None
 
 
@@ -366,3 +373,33 @@ def test_outlier_vs_peers(plan):
 def test_outlier_vs_peers_needs_enough_peers(plan):
     reports = [_report(u, "1", n) for u, n in zip("abcd", [3, 4, 5, 60], strict=True)]
     assert outliers_vs_peers(reports, plan) == []
+
+
+anything = st.one_of(
+    st.none(),
+    st.text(max_size=15),
+    st.floats(min_value=-1e12, max_value=1e12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**9), 10**9),
+    st.booleans(),
+    st.dates(),
+    st.datetimes(),
+    st.times(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(anything, min_size=6, max_size=6), st.dictionaries(
+    st.sampled_from(["plan_id", "unit", "unit_name", "phase", "report_date", "prepared_by"]),
+    anything,
+))  # fmt: skip
+def test_any_cell_values_give_findings_not_exceptions(plan, roster, raws, meta):
+    keys = [("TIN", "numerator"), ("TIN", "denominator"), ("TP", "current"),
+            ("TP", "baseline"), ("MH", "count"), ("PC", "done")]  # fmt: skip
+    values, findings, _empty = check_values(plan, dict(zip(keys, raws, strict=True)), {})
+    for comps in values.values():
+        for v in comps.values():
+            assert v is None or (v >= 0 and float(v).is_integer())
+    shown = [f.message for f in findings if "e+" not in repr(raws)]  # huge numbers are cut
+    assert all(m and "…" not in m for m in shown)  # no detail left unfilled
+    check_identity(plan, roster, meta, {})

@@ -6,6 +6,8 @@ import copy
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl.utils import range_boundaries
 
 from logic.plan import load_plan
@@ -245,3 +247,26 @@ def test_numeric_codes_do_not_mistake_the_phase_cell_for_the_table():
     assert loc.code_column == 1
     assert loc.cells == {("1", "count"): "C4", ("2", "count"): "C5"}
     assert loc.meta_value("phase") == "1"
+
+
+cell_values = st.one_of(
+    st.none(),
+    st.just(""),
+    st.sampled_from(
+        ["CT01", "ct03 ", "CT99", "Mã chỉ tiêu", "Kỳ này", "Cùng kỳ", "Mã đơn vị:", "Đợt: 2"]
+    ),
+    st.text(max_size=12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-5, 5),
+    st.booleans(),
+    st.dates().map(lambda d: dt.datetime(d.year, d.month, d.day)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(cell_values, max_size=8), max_size=12), st.integers(0, 3))
+def test_any_grid_is_located_without_raising(plan, rows, shift):
+    loc = locate(rows, plan, origin=(shift, shift))
+    for (ind, comp), ref in loc.cells.items():
+        assert ind in loc.rows and comp and ref[0].isalpha()
+    assert set(loc.rows) <= {i.code for i in plan.indicators}
