@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import shutil
-import subprocess
 import unicodedata
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from openpyxl.cell.cell import MergedCell
 from openpyxl.styles import Font
 
 from logic.findings import flatten
-from logic.text import clean_text, to_tcvn3
+from logic.text import clean_text, to_tcvn3, to_vni
 from workbooks.plans import load
 from workbooks.reader import read_workbook
 from workbooks.rosters import load_roster
@@ -296,6 +294,39 @@ def test_tcvn3_text_in_a_vntime_font(filled, plan, roster, tmp_path):
     assert ".VnTime" in s.findings[0].message and "Phường Hàm Rồng" in s.findings[0].message
 
 
+def test_vni_text_in_a_vni_font(filled, plan, roster, tmp_path):
+    def change(wb, ws):
+        ws["G10"] = to_vni("Phường Hàm Rồng")
+        ws["G10"].font = Font(name="VNI-Times")
+
+    s = only_sheet(read(edit(filled, tmp_path / "x.xlsx", change), plan, roster))
+    assert s.unit_name == "Phường Hàm Rồng"
+    assert flatten(s.findings) == [("legacy_encoding", SHEET, "G10")]
+
+
+def test_hand_made_sheet_all_in_tcvn3(plan, roster, tmp_path):
+    """Labels and headers typed in .VnTime are found once decoded."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    rows = [
+        ["Mã đơn vị:", "14755"],
+        ["Tên đơn vị:", "Phường Hàm Rồng"],
+        ["Đợt thi đua:", "1"],
+        [],
+        ["Mã chỉ tiêu", "Nội dung chỉ tiêu", "Kỳ này", "Cùng kỳ năm trước"],
+        ["CT01", "Số vụ phạm tội", 3, 5],
+    ]
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row, start=1):
+            cell = ws.cell(r, c, to_tcvn3(value) if isinstance(value, str) else value)
+            cell.font = Font(name=".VnTime")
+    book.save(tmp_path / "cu.xlsx")
+    s = only_sheet(read(tmp_path / "cu.xlsx", plan, roster))
+    assert (s.unit, s.unit_name, s.phase) == ("14755", "Phường Hàm Rồng", "1")
+    assert s.values["CT01"] == {"current": 3.0, "baseline": 5.0}
+    assert ("legacy_encoding", s.sheet, "B2") in flatten(s.findings)
+
+
 def test_tcvn3_looking_text_in_a_unicode_font_is_left_alone(filled, plan, roster, tmp_path):
     legacy = to_tcvn3("Lê Thị Hương")
     path = edit(filled, tmp_path / "x.xlsx", lambda wb, ws: ws.__setitem__("C13", legacy))
@@ -425,53 +456,15 @@ def test_no_plan_anywhere(roster, tmp_path):
 
 # --- LibreOffice: cached formula results, .xls and .ods -----------------------------------
 
-_RECALC_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load">
-<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
-</oor:items>
-"""
-
-
-def soffice_convert(src: Path, fmt: str, out_dir: Path) -> Path:
-    """Open ``src`` in LibreOffice (recalculating) and save it as ``fmt``."""
-    profile = out_dir / "lo-profile"
-    (profile / "user").mkdir(parents=True, exist_ok=True)
-    (profile / "user" / "registrymodifications.xcu").write_text(_RECALC_PROFILE)
-    out = out_dir / "lo-out"
-    subprocess.run(
-        [
-            "soffice",
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless",
-            "--norestore",
-            "--convert-to",
-            fmt,
-            "--outdir",
-            str(out),
-            str(src),
-        ],
-        check=False,
-        capture_output=True,
-        timeout=120,
-    )
-    result = out / f"{src.stem}.{fmt}"
-    assert result.exists(), "LibreOffice did not write the file"  # its exit status lies
-    return result
-
-
-needs_soffice = pytest.mark.skipif(shutil.which("soffice") is None, reason="no LibreOffice")
-
 
 @pytest.mark.libreoffice
-@needs_soffice
-def test_saved_by_libreoffice_formulas_have_results(filled, plan, roster, tmp_path):
+def test_saved_by_libreoffice_formulas_have_results(filled, plan, roster, tmp_path, soffice):
     def change(wb, ws):
         ws["F17"] = "=2+3"
         ws["F18"] = "=1/0"
 
     src = edit(filled, tmp_path / "x.xlsx", change)
-    saved = soffice_convert(src, "xlsx", tmp_path)
+    [saved] = soffice.convert(src, "xlsx", tmp_path / "lo")
     s = only_sheet(read(saved, plan, roster))
     assert s.values["CT01"]["current"] == 5.0
     assert flatten(s.findings) == [("formula_error", SHEET, "F18")]
@@ -479,10 +472,9 @@ def test_saved_by_libreoffice_formulas_have_results(filled, plan, roster, tmp_pa
 
 
 @pytest.mark.libreoffice
-@needs_soffice
 @pytest.mark.parametrize("fmt", ["xls", "ods"])
-def test_old_and_open_formats(filled, plan, roster, tmp_path, fmt):
-    saved = soffice_convert(filled, fmt, tmp_path)
+def test_old_and_open_formats(filled, plan, roster, tmp_path, fmt, soffice):
+    [saved] = soffice.convert(filled, fmt, tmp_path / "lo")
     result = read(saved, plan, roster, name=saved.name)
     s = only_sheet(result)
     assert result.kind == fmt
