@@ -28,6 +28,7 @@ import datetime as dt
 import html
 import io
 import json
+import logging
 import posixpath
 import re
 import zipfile
@@ -63,6 +64,8 @@ __all__ = [
     "embedded_plan",
     "read_workbook",
 ]
+
+log = logging.getLogger(__name__)
 
 META_SHEET = "_thidua"
 FEEDBACK_SHEET = "Kết quả kiểm tra"
@@ -164,6 +167,7 @@ def read_workbook(
     try:
         _Reader(pre.workbook, plan, roster, out, where).run()
     except Exception as e:  # a file calamine cannot parse: say so, never crash the batch
+        log.warning("%s: %s", where["path"], e, exc_info=True)
         out.sheets.clear()
         out.findings.append(
             finding("file_unreadable", why=f"{type(e).__name__}: {_short(str(e))}").at(**where)
@@ -295,7 +299,14 @@ class _Reader:
             if skip is not None:
                 self.out.ignored_sheets.append((sheet, skip))
                 continue
-            report = self._sheet(book, sheet, plan)
+            try:
+                report = self._sheet(book, sheet, plan)
+            except Exception as e:  # one broken sheet must not hide the others
+                log.warning("sheet %r of %s: %s", sheet, self.where["path"], e, exc_info=True)
+                self.out.ignored_sheets.append(
+                    (sheet, f"không đọc được trang ({type(e).__name__})")
+                )
+                continue
             if report is not None:
                 self.out.sheets.append(report)
         if self.out.plan_id is None:

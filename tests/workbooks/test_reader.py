@@ -14,6 +14,8 @@ from openpyxl.styles import Font
 
 from logic.findings import flatten
 from logic.text import clean_text, to_tcvn3, to_vni
+from tests import hostile
+from workbooks.feedback import write_feedback
 from workbooks.plans import load
 from workbooks.reader import read_workbook
 from workbooks.rosters import load_roster
@@ -481,3 +483,22 @@ def test_old_and_open_formats(filled, plan, roster, tmp_path, fmt, soffice):
     assert (s.unit, s.phase, s.report_date) == ("14755", "1", D(2025, 1, 25))
     assert s.values == expected_values(plan)
     assert s.findings == []
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory):
+    return hostile.write_all(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.mark.parametrize("kind", sorted(hostile.MAKERS))
+def test_hostile_files_come_back_as_findings(hostile_files, kind, plan, roster, tmp_path):
+    """Nothing a sender can put in a file crashes the reader or the feedback writer."""
+    path = hostile_files[kind]
+    result = read(path, plan, roster, name=path.name)
+    refused = [f for f in result.findings if f.severity == "error"]
+    assert refused or result.sheets or result.ignored_sheets or result.findings
+    if refused:
+        assert result.sheets == []
+    findings = result.findings + [f for s in result.sheets for f in s.findings]
+    out = write_feedback(path, findings, tmp_path / "phan-hoi.xlsx")
+    assert openpyxl.load_workbook(out).sheetnames[0] == "Kết quả kiểm tra"
