@@ -152,6 +152,7 @@ def _style(
     h: str = "left",
     v: str = "center",
     wrap: bool = False,
+    indent: int = 0,
     border: bool = False,
     fill: str | None = None,
     number_format: str = "General",
@@ -168,7 +169,7 @@ def _style(
         },
         "fill": fill,
         "border": "thin" if border else None,
-        "align": {"h": h, "v": v, "wrap": wrap},
+        "align": {"h": h, "v": v, "wrap": wrap, "indent": indent},
         "number_format": number_format,
         "locked": locked,
     }
@@ -180,7 +181,7 @@ HEADER_FILL = "F2F2F2"
 GROUP_FILL = "EDF2F9"
 
 #: Style name → plain description: font (name, size, bold, italic, underline, color),
-#: fill (RGB hex or None), border ("thin" on all sides or None), align (h, v, wrap),
+#: fill (RGB hex or None), border ("thin" on all sides or None), align (h, v, wrap, indent),
 #: number_format, locked (False: an input cell left editable under sheet protection).
 #: Conditional-format styles (``cf_*``) use only font color and fill.
 STYLES: dict[str, dict[str, Any]] = {
@@ -202,17 +203,17 @@ STYLES: dict[str, dict[str, Any]] = {
     "header": _style(11, bold=True, h="center", wrap=True, border=True, fill=HEADER_FILL),
     "group_stt": _style(11, bold=True, h="center", border=True, fill=GROUP_FILL),
     "group_code": _style(11, bold=True, border=True, fill=GROUP_FILL),
-    "group_name": _style(11, bold=True, wrap=True, border=True, fill=GROUP_FILL),
+    "group_name": _style(11, bold=True, wrap=True, indent=1, border=True, fill=GROUP_FILL),
     "stt": _style(11, h="center", border=True),
     "code": _style(11, h="center", border=True, number_format="@"),
-    "name": _style(11, wrap=True, border=True),
+    "name": _style(11, wrap=True, indent=1, border=True),
     "center": _style(11, h="center", wrap=True, border=True),
     "target": _style(11, h="center", wrap=True, border=True),
     "input_count": _style(
         11, h="right", border=True, fill=INPUT_FILL, number_format="#,##0", locked=False
     ),
     "input_yes_no": _style(11, h="center", border=True, fill=INPUT_FILL, locked=False),
-    "note": _style(11, wrap=True, border=True, fill=INPUT_FILL, locked=False),
+    "note": _style(11, wrap=True, indent=1, border=True, fill=INPUT_FILL, locked=False),
     "na": _style(11, border=True, fill=NA_FILL),
     "rate": _style(11, h="center", border=True),
     "rate_ratio": _style(11, h="center", border=True, number_format="0.0%"),
@@ -652,7 +653,6 @@ def _build_table(plan: Plan, phase: str, level: str) -> _Table:
     last_row = r - 1
 
     r = FIRST_ROW
-    count_cells: list[str] = []
     for what, data in plan_rows:
         if what == "group":
             letter, gname = data
@@ -662,7 +662,8 @@ def _build_table(plan: Plan, phase: str, level: str) -> _Table:
             for col in range(c["name"] + 1, LAST_COL + 1):
                 cells.append(Cell(r, col, None, "group_name"))
             merges.append(f"{L(c['name'])}{r}:{L(LAST_COL)}{r}")
-            heights[r] = _height(_lines(gname, sum(WIDTHS[k] for k in list(WIDTHS)[2:]) * 0.9))
+            merged_width = sum(WIDTHS[k] for k in list(WIDTHS)[c["name"] - 1 :])
+            heights[r] = _height(_lines(gname, merged_width, 12))  # bold
             r += 1
             continue
         stt, ind = data
@@ -770,7 +771,6 @@ def _build_table(plan: Plan, phase: str, level: str) -> _Table:
                     )
             else:
                 for comp, ref in zip(comps, (refs.v1, refs.v2), strict=False):
-                    count_cells.append(ref)
                     title, prompt = _component_prompt(ind, comp)
                     validations.append(
                         Validation(

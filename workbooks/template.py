@@ -287,7 +287,12 @@ def _openpyxl_style(name: str, spec: dict[str, Any]) -> tuple:
         border = Border(left=side, right=side, top=side, bottom=side)
     a = spec.get("align")
     alignment = (
-        Alignment(horizontal=a.get("h"), vertical=a.get("v"), wrap_text=a.get("wrap") or None)
+        Alignment(
+            horizontal=a.get("h"),
+            vertical=a.get("v"),
+            wrap_text=a.get("wrap") or None,
+            indent=a.get("indent") or 0,
+        )
         if a
         else None
     )

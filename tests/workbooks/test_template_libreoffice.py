@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from logic.aggregate import Report, evaluate
+from logic.aggregate import Report, evaluate, phase_tree
 from logic.numbers import parse_number, parse_yes_no
 from logic.plan import load_plan
 from logic.roster import Roster, Unit
 from logic.targets import NOT_OCCURRED, STATUS_LABELS, TARGET_NOT_SET
 from workbooks.layout import COLUMNS, report_layout
-from workbooks.plans import load
+from workbooks.plans import bundled_plans, load
 from workbooks.rosters import load_roster
 from workbooks.template import find_unit, write_template
 
@@ -261,6 +261,43 @@ def test_every_kind_met_missed_and_empty_was_seen(recalculated):
     assert "Không phát sinh" in seen["ratio"]
     assert {"Chưa có chỉ tiêu", "Không áp dụng"} <= seen["ratio"]
     assert "Chưa có chỉ tiêu" in seen["reduction"] and "Chưa có chỉ tiêu" in seen["count"]
+
+
+def test_blank_templates_of_every_bundled_plan_compute_without_errors(tmp_path, soffice):
+    """Every formula of every bundled plan's template evaluates: no #NAME?, no Err:5xx."""
+    written = []
+    for plan_id in bundled_plans():
+        plan = load(plan_id)
+        if not plan.roster:
+            continue
+        roster = load_roster(plan.roster)
+        for phase in plan.phases:
+            tree = phase_tree(plan, roster, phase.code)
+            unit = next(c for c, u in tree.units.items() if u.level == "commune")
+            path = tmp_path / "in" / f"{plan_id}-{phase.code}.xlsx"
+            write_template(plan, roster, unit, phase.code, path)
+            written.append((plan, phase, path))
+    outputs = soffice.convert([p for _, _, p in written], "xlsx", tmp_path / "out")
+    for (plan, phase, _), out in zip(written, outputs, strict=True):
+        ws = load_workbook(out, data_only=True).worksheets[0]
+        layout_rows = {
+            ws.cell(r, COLUMNS["code"]).value: r
+            for r in range(16, ws.max_row + 1)
+            if ws.cell(r, COLUMNS["code"]).value
+        }
+        assert set(layout_rows) == {i.code for i in plan.indicators}, out.name
+        for code, r in layout_rows.items():
+            assert ws.cell(r, ASSESS).value == "Chưa có số liệu", (out.name, code)
+            assert ws.cell(r, RATE).value in (None, "", f"0/{len(plan.indicator(code).parts)} đạt")
+        assert ws["A7"].value.startswith(f"Đợt {phase.code}: từ {phase.start:%d/%m/%Y}")
+        assert ws["F3"].value.endswith(", ngày …… tháng …… năm ……")
+        errors = [
+            c.coordinate
+            for row in ws.iter_rows()
+            for c in row
+            if isinstance(c.value, str) and (c.value.startswith("#") or c.value.startswith("Err:"))
+        ]
+        assert errors == [], out.name
 
 
 # --- the unit's own strings, hostile ones included -----------------------------------------
