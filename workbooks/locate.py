@@ -71,6 +71,10 @@ _POSITION = {
 _HEADER_SEARCH = 30  # rows above the first indicator row where the header may be
 _META_SEARCH = 40  # rows from the top where metadata labels may be
 _CODE_MAX = 24  # longer text in the code column is not a code (notes, signatures)
+# A report table fits in these; a stray cell far away (Ctrl+End at Z60000) must not make
+# every lookup scan millions of empty cells.
+MAX_ROWS = 5000
+MAX_COLS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,8 @@ def locate(
     the sheet's. ``merged`` lists merged ranges as ((row, col), (last row, last col)), 0-based
     sheet coordinates (calamine's ``merged_cell_ranges``): a blank metadata value is then
     placed right after its label's merged cells. Returns ``Located(found=False)`` when no
-    plan indicator code is in the grid.
+    plan indicator code is in the grid. Only the first ``MAX_ROWS`` × ``MAX_COLS`` cells
+    are searched.
     """
     rows = _as_rows(grid)
     r0, c0 = origin
@@ -146,8 +151,8 @@ def locate(
 
     # 1. code cells (the hot loop of a batch: exact text first, then cleaned)
     hits: dict[int, dict[str, list[int]]] = {}
-    for i, row in enumerate(rows):
-        for j, v in enumerate(row):
+    for i, row in enumerate(rows[:MAX_ROWS]):
+        for j, v in enumerate(row[:MAX_COLS]):
             if type(v) is str:
                 if not v or len(v) > _CODE_MAX:
                     continue
@@ -201,7 +206,7 @@ def locate(
     # 4. indicator rows
     value_cols = [j for role, j in roles.items() if role in _POSITION or role in ("v1", "v2")]
     seen_rows: dict[str, list[int]] = {}
-    for i in range(first, len(rows)):
+    for i in range(first, min(len(rows), MAX_ROWS)):
         row = rows[i]
         v = row[code_col] if code_col < len(row) else None
         if v is None or v == "":
