@@ -542,8 +542,9 @@ def _judge_formula(
             end = f"DATE({p.end.year},{p.end.month},{p.end.day})"
             elapsed = f"MAX(0,MIN(1,(INT({_DATE})-{start}+1)/{p.days}))"
             t = (
-                f"IF(AND(ISNUMBER({_DATE}),INT({_DATE})<{end}),"
-                f"INT({t_expr}*{elapsed}+{_EPS}),{t_expr})"
+                # nested, not AND(): a date typed as text must not reach INT()
+                f"IF(ISNUMBER({_DATE}),IF(INT({_DATE})<{end},"
+                f"INT({t_expr}*{elapsed}+{_EPS}),{t_expr}),{t_expr})"
             )
         return f'IF({no_data},"{NO_DATA}",{with_target(f"IF({_test(f, t, target.op)},{verdict})")})'
     if ind.kind == "yes_no":
