@@ -1,0 +1,303 @@
+"""The ``thidua`` command (contract: ``../shared/contract.md``).
+
+Each verb calls the library and prints what it returns; messages for people are in
+Vietnamese. Exit codes:
+
+=================  ==================================================================
+verb               exit status
+=================  ==================================================================
+demo               0
+plan check         0 ok, 2 invalid plan
+template           0 (2 bad arguments)
+validate           0 no errors, 1 errors found, 2 bad arguments
+consolidate        0 all inputs used, 1 some rejected, 2 nothing usable or bad arguments
+addin serve/lite   0
+=================  ==================================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from logic.errors import ThiduaError
+
+EPILOG = "Tài liệu: README.md. Mã thoát: 0 thành công, 1 có lỗi trong dữ liệu, 2 tham số sai."
+
+
+def main(argv: list[str] | None = None) -> int:
+    _utf8_stdio()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ThiduaError as e:
+        print(f"Lỗi: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nĐã dừng theo yêu cầu.", file=sys.stderr)
+        return 130
+
+
+def _utf8_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(encoding="utf-8", errors="replace")
+        except (AttributeError, ValueError):
+            pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="thidua",
+        description="Kiểm tra, tổng hợp và đánh giá chỉ tiêu báo cáo phong trào thi đua "
+        "(check, consolidate and judge emulation-movement reports).",
+        epilog=EPILOG,
+    )
+    sub = p.add_subparsers(metavar="LỆNH")
+
+    d = sub.add_parser(
+        "demo", help="tạo hộp thư mẫu và tổng hợp thử (build a sample inbox and consolidate it)"
+    )
+    d.add_argument(
+        "--out",
+        type=Path,
+        default=Path("thidua-demo"),
+        help="thư mục kết quả (default: thidua-demo)",
+    )
+    d.add_argument("--plan", default="thanh-hoa-2024", help="kế hoạch mẫu (bundled plan id)")
+    d.set_defaults(func=_demo)
+
+    plan = sub.add_parser("plan", help="kế hoạch thi đua (plans)")
+    plan_sub = plan.add_subparsers(metavar="LỆNH")
+    pc = plan_sub.add_parser("check", help="kiểm tra và in kế hoạch (load and check a plan)")
+    pc.add_argument("plan", metavar="PLAN", help="mã kế hoạch có sẵn hoặc đường dẫn .toml/.xlsx")
+    pc.set_defaults(func=_plan_check)
+    pl = plan_sub.add_parser("list", help="các kế hoạch có sẵn (bundled plans)")
+    pl.set_defaults(func=_plan_list)
+    pe = plan_sub.add_parser(
+        "export", help="ghi kế hoạch ra tệp Excel để sửa (write a plan workbook)"
+    )
+    pe.add_argument("plan", metavar="PLAN")
+    pe.add_argument("--out", type=Path, required=True)
+    pe.set_defaults(func=_plan_export)
+
+    t = sub.add_parser("template", help="tạo mẫu báo cáo trống (write blank report workbooks)")
+    t.add_argument("--plan", required=True, metavar="PLAN")
+    t.add_argument("--unit", metavar="CODE", help="mã đơn vị cấp xã")
+    t.add_argument(
+        "--all-units", action="store_true", help="mọi xã (hoặc mọi xã của một huyện với --district)"
+    )
+    t.add_argument("--district", metavar="CODE", help="chỉ các xã của huyện này (với --all-units)")
+    t.add_argument("--phase", required=True, metavar="N", help="đợt thi đua (1, 2, 3…)")
+    t.add_argument("--out", type=Path, help="tệp (một đơn vị) hoặc thư mục (--all-units)")
+    t.set_defaults(func=_template)
+
+    v = sub.add_parser("validate", help="kiểm tra báo cáo (check workbooks)")
+    v.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    v.add_argument("--plan", metavar="PLAN")
+    v.add_argument(
+        "--feedback", type=Path, metavar="DIR", help="ghi bản sao có đánh dấu lỗi vào thư mục này"
+    )
+    v.add_argument("--json", type=Path, metavar="PATH", help="ghi kết quả dạng JSON")
+    v.set_defaults(func=_validate)
+
+    c = sub.add_parser(
+        "consolidate", help="tổng hợp báo cáo (consolidate workbooks, folders, emails)"
+    )
+    c.add_argument("inputs", nargs="+", metavar="INPUT", help="tệp Excel, thư mục, .eml, .mbox")
+    c.add_argument("--plan", metavar="PLAN")
+    c.add_argument("--out", type=Path, required=True, metavar="OUT.xlsx")
+    c.add_argument("--json", type=Path, metavar="PATH")
+    c.add_argument(
+        "--replies", type=Path, metavar="DIR", help="soạn thư trả lời và nhắc nhở (.eml)"
+    )
+    c.add_argument("--no-cache", action="store_true", help="không dùng bộ nhớ đệm")
+    c.add_argument("--workers", type=int, help="số tiến trình đọc song song (mặc định: số lõi)")
+    c.add_argument(
+        "--password",
+        action="append",
+        default=[],
+        metavar="PASS",
+        help="mật khẩu thử cho tệp được bảo vệ (có thể lặp lại)",
+    )
+    c.add_argument(
+        "--passwords",
+        type=Path,
+        metavar="FILE",
+        help="tệp mật khẩu: mỗi dòng 'tên-tệp<TAB>mật-khẩu'",
+    )
+    c.set_defaults(func=_consolidate)
+
+    a = sub.add_parser("addin", help="add-in Excel (xlwings)")
+    a_sub = a.add_subparsers(metavar="LỆNH")
+    al = a_sub.add_parser("lite", help="ghi main.py và requirements.txt cho xlwings Lite")
+    al.add_argument("--out", type=Path, default=Path("thidua-lite"))
+    al.set_defaults(func=_addin_lite)
+    a_serve = a_sub.add_parser("serve", help="chạy xlwings Server trên 127.0.0.1 (phát triển)")
+    a_serve.add_argument("--port", type=int, default=8000)
+    a_serve.add_argument(
+        "--dev-no-auth", action="store_true", help="tắt xác thực (chỉ khi phát triển)"
+    )
+    a_serve.set_defaults(func=_addin_serve)
+    return p
+
+
+# --- verbs ----------------------------------------------------------------------------
+
+
+def _plan_check(args) -> int:
+    from logic.errors import PlanError
+
+    from .plans import describe, load
+    from .rosters import load_roster
+
+    try:
+        plan = load(args.plan)
+        roster = load_roster(plan.roster) if plan.roster else None
+    except PlanError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    print(describe(plan, roster))
+    return 0
+
+
+def _plan_list(args) -> int:
+    from .plans import bundled_plans, load
+
+    for pid in bundled_plans():
+        print(f"{pid:28} {load(pid).name}")
+    return 0
+
+
+def _plan_export(args) -> int:
+    from .plans import load, write_plan_workbook
+
+    write_plan_workbook(load(args.plan), args.out)
+    print(f"Đã ghi kế hoạch: {args.out}")
+    return 0
+
+
+def _template(args) -> int:
+    from .plans import load
+    from .rosters import load_roster
+    from .template import write_all, write_template
+
+    plan = load(args.plan)
+    roster = load_roster(plan.roster)
+    if args.phase not in {p.code for p in plan.phases}:
+        print(
+            f"Lỗi: kế hoạch không có đợt “{args.phase}” (các đợt: "
+            f"{', '.join(p.code for p in plan.phases)}).",
+            file=sys.stderr,
+        )
+        return 2
+    if args.all_units:
+        out_dir = args.out or Path(f"mau-{plan.id}-dot-{args.phase}")
+        paths = write_all(plan, roster, args.phase, out_dir, district=args.district)
+        print(f"Đã tạo {len(paths)} mẫu báo cáo trong {out_dir}")
+        return 0
+    if not args.unit:
+        print("Lỗi: cần --unit CODE hoặc --all-units.", file=sys.stderr)
+        return 2
+    out = args.out or Path(f"bao-cao-{args.unit}-dot-{args.phase}.xlsx")
+    if out.is_dir():
+        out = out / f"bao-cao-{args.unit}-dot-{args.phase}.xlsx"
+    write_template(plan, roster, args.unit, args.phase, out)
+    print(f"Đã tạo mẫu báo cáo: {out}")
+    return 0
+
+
+def _validate(args) -> int:
+    from .validate import format_findings_table, validate_files
+
+    result = validate_files(args.files, plan_ref=args.plan, feedback_dir=args.feedback)
+    print(format_findings_table(result.findings))
+    if args.json:
+        _write_json(args.json, result.summary())
+    return result.exit_code
+
+
+def _consolidate(args) -> int:
+    from .consolidate import console_progress, consolidate
+    from .plans import load
+    from .rosters import load_roster
+    from .summary import print_summary, resolve_plan
+    from .tally import write_tally
+
+    missing = [i for i in args.inputs if not Path(i).exists()]
+    if missing and len(missing) == len(args.inputs):
+        print("Lỗi: không tìm thấy đầu vào: " + ", ".join(missing), file=sys.stderr)
+        return 2
+    plan = load(args.plan) if args.plan else resolve_plan(args.inputs)
+    if plan is None:
+        print("Lỗi: không xác định được kế hoạch; hãy chỉ rõ --plan.", file=sys.stderr)
+        return 2
+    roster = load_roster(plan.roster)
+    passwords = _passwords(args)
+    result = consolidate(
+        args.inputs,
+        plan,
+        roster,
+        use_cache=not args.no_cache,
+        workers=args.workers,
+        passwords=passwords,
+        progress=console_progress(),
+    )
+    write_tally(result, args.out)
+    if args.json:
+        _write_json(args.json, result.summary())
+    if args.replies:
+        from .replies import write_replies
+
+        write_replies(result, args.replies)
+    print_summary(result, args.out)
+    return result.exit_code
+
+
+def _passwords(args) -> dict[str, str]:
+    out: dict[str, str] = {"*": p for p in args.password[:1]}
+    for i, p in enumerate(args.password):
+        out[f"*{i}"] = p
+    if args.passwords:
+        for line in args.passwords.read_text(encoding="utf-8").splitlines():
+            if "\t" in line:
+                name, pw = line.split("\t", 1)
+                out[name.strip()] = pw
+    return out
+
+
+def _demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.out, args.plan)
+
+
+def _addin_lite(args) -> int:
+    from addin.lite import export_lite
+
+    for path in export_lite(args.out):
+        print(f"Đã ghi: {path}")
+    return 0
+
+
+def _addin_serve(args) -> int:
+    from addin.serve import main as serve
+
+    argv = ["--port", str(args.port)] + (["--dev-no-auth"] if args.dev_no_auth else [])
+    return serve(argv) or 0
+
+
+def _write_json(path: Path, data: dict) -> None:
+    from .save import save_bytes
+
+    save_bytes(json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8"), path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,478 @@
+"""Batch consolidation: inboxes in, one judged tally out (``thidua consolidate``).
+
+Steps: collect the inputs (files, folders, ``.eml``, ``.mbox``) → pre-check and read every
+workbook in isolated worker processes (cached by content hash) → decide each sheet's state
+(accepted, rejected, superseded, ignored) → reconcile district tally sheets → roll up and
+judge with ``logic.aggregate.evaluate`` → a ``Consolidation`` that the tally writer, the
+JSON summary and the console summary all render.
+
+Every input named, and every attachment or sheet considered, ends in exactly one
+``InputRecord``: nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from logic.aggregate import Evaluation, Report, evaluate
+from logic.findings import Finding, finding
+from logic.plan import Plan
+from logic.roster import Roster
+from logic.text import fold
+
+from . import cache as cache_mod
+from .intake import Intake, Source, collect
+from .reader import SheetReport, WorkbookRead
+
+SCHEMA = 1
+FATAL_IDENTITY = {
+    "unit_missing",
+    "unit_unknown",
+    "unit_not_commune",
+    "phase_missing",
+    "phase_unknown",
+    "plan_mismatch",
+}
+
+
+@dataclass
+class InputRecord:
+    """One input considered (contract: JSON summary ``inputs``)."""
+
+    path: str
+    sha256: str | None
+    member: str | None
+    status: str  # accepted | rejected | superseded | ignored
+    reason: str | None = None
+    unit: str | None = None
+    phase: str | None = None
+    sheet: str | None = None
+    sender: str | None = None
+    received: dt.datetime | None = None
+    report_date: dt.date | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "member": self.member,
+            "status": self.status,
+            "reason": self.reason,
+            "unit": self.unit,
+            "phase": self.phase,
+            "sheet": self.sheet,
+            "sender": self.sender,
+            "received": self.received.isoformat() if self.received else None,
+        }
+
+
+@dataclass
+class Change:
+    """A value that changed between a superseded report and the one that replaced it."""
+
+    unit: str
+    phase: str
+    indicator: str
+    component: str
+    cell: str | None
+    old: float | None
+    new: float | None
+    old_source: str
+    new_source: str
+
+
+@dataclass
+class Accepted:
+    sheet: SheetReport
+    source: Source
+    record: InputRecord
+
+
+@dataclass
+class Consolidation:
+    plan: Plan
+    roster: Roster
+    inputs: list[InputRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    accepted: list[Accepted] = field(default_factory=list)
+    district_sheets: list[Accepted] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    evaluation: Evaluation = field(default_factory=Evaluation)
+    elapsed_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 all inputs used, 1 some rejected, 2 nothing usable (contract)."""
+        if not self.accepted:
+            return 2
+        return 1 if any(r.status == "rejected" for r in self.inputs) else 0
+
+    def counts(self) -> dict[str, int]:
+        out = {"accepted": 0, "rejected": 0, "superseded": 0, "ignored": 0}
+        for r in self.inputs:
+            out[r.status] += 1
+        return out
+
+    def summary(self) -> dict:
+        """The JSON summary, schema 1 (``../shared/contract.md``), plus optional extensions."""
+        return {
+            "schema": SCHEMA,
+            "plan": {"id": self.plan.id, "name": self.plan.name, "version": self.plan.version},
+            "inputs": [r.to_dict() for r in self.inputs],
+            "findings": [_finding_dict(f) for f in self.findings],
+            "results": [r.to_dict() for r in self.evaluation.results],
+            "missing": [{"unit": u, "phase": p} for u, p in self.evaluation.missing],
+            "changes": [vars(c) for c in self.changes],
+        }
+
+
+def _finding_dict(f: Finding) -> dict:
+    return {
+        "code": f.code,
+        "severity": f.severity,
+        "path": f.path,
+        "sheet": f.sheet,
+        "cell": f.cell,
+        "unit": f.unit,
+        "phase": f.phase,
+        "message": f.message,
+        "hint": f.hint,
+        "member": f.member,
+    }
+
+
+Progress = Callable[[int, int], None]
+
+
+def consolidate(
+    inputs: Iterable[str | os.PathLike],
+    plan: Plan,
+    roster: Roster,
+    *,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+    passwords: dict[str, str] | None = None,
+    progress: Progress | None = None,
+) -> Consolidation:
+    """Read every input and judge the plan's targets; never raises on bad inputs."""
+    t0 = time.perf_counter()
+    intake = collect(inputs)
+    out = Consolidation(plan, roster)
+    _skipped(out, intake)
+    reads = _read_sources(
+        intake.sources,
+        plan,
+        roster,
+        use_cache=use_cache,
+        cache_dir=cache_dir,
+        workers=workers,
+        passwords=passwords or {},
+        progress=progress,
+    )
+    candidates: list[Accepted] = []
+    for source, read in zip(intake.sources, reads, strict=True):
+        candidates.extend(_states_of(out, source, read))
+    _supersede(out, candidates, roster)
+    _check_senders_and_names(out, roster)
+    _reconcile_districts(out)
+    out.evaluation = evaluate(plan, roster, [a.sheet.to_report() for a in out.accepted])
+    for rep in out.evaluation.unplaced:
+        out.findings.append(
+            finding("unit_unknown", code=rep.unit, unit=rep.unit, phase=rep.phase, path=rep.source)
+        )
+    out.elapsed_s = time.perf_counter() - t0
+    return out
+
+
+def _skipped(out: Consolidation, intake: Intake) -> None:
+    for s in intake.skipped:
+        out.inputs.append(InputRecord(s.path, s.sha256, s.member, s.status, s.reason))
+        if s.finding is not None:
+            out.findings.append(s.finding.at(path=s.path, member=s.member))
+
+
+def _read_sources(
+    sources: list[Source],
+    plan: Plan,
+    roster: Roster,
+    *,
+    use_cache: bool,
+    cache_dir: Path | None,
+    workers: int | None,
+    passwords: dict[str, str],
+    progress: Progress | None,
+) -> list[WorkbookRead]:
+    from .parallel import read_many
+
+    store = cache_mod.Cache.open(cache_dir) if use_cache else None
+    try:
+        return read_many(
+            sources,
+            plan,
+            roster,
+            store=store,
+            workers=workers,
+            passwords=passwords,
+            progress=progress,
+        )
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _states_of(out: Consolidation, source: Source, read: WorkbookRead) -> list[Accepted]:
+    """Record the file-level outcome and return the sheets that may be used."""
+    located = [f.at(path=source.path, member=source.member) for f in read.findings]
+    out.findings.extend(located)
+    fatal = [f for f in located if f.severity == "error"]
+    if not read.sheets:
+        if fatal:
+            status, reason = "rejected", fatal[0].message
+        else:
+            status = "ignored"
+            reason = read.ignored_sheets[0][1] if read.ignored_sheets else "không có trang báo cáo"
+        out.inputs.append(
+            InputRecord(
+                source.path,
+                source.sha256,
+                source.member,
+                status,
+                reason,
+                sender=source.sender,
+                received=source.received,
+            )
+        )
+        return []
+    many = len(read.sheets) > 1
+    usable: list[Accepted] = []
+    for sheet in read.sheets:
+        member = _member(source, sheet, many)
+        out.findings.extend(f.at(path=source.path, member=source.member) for f in sheet.findings)
+        rec = InputRecord(
+            source.path,
+            source.sha256,
+            member,
+            "accepted",
+            None,
+            sheet.unit,
+            sheet.phase,
+            sheet=sheet.sheet,
+            sender=source.sender,
+            received=source.received,
+            report_date=sheet.report_date,
+        )
+        out.inputs.append(rec)
+        blocking = [f for f in sheet.findings if f.code in FATAL_IDENTITY]
+        if blocking:
+            rec.status, rec.reason = "rejected", blocking[0].message
+        elif sheet.empty:
+            rec.status, rec.reason = "ignored", "mẫu chưa điền số liệu"
+        else:
+            usable.append(Accepted(sheet, source, rec))
+    return usable
+
+
+def _member(source: Source, sheet: SheetReport, many: bool) -> str | None:
+    if not many:
+        return source.member
+    return f"{source.member} › {sheet.sheet}" if source.member else sheet.sheet
+
+
+def _order_key(a: Accepted, index: int):
+    s = a.sheet
+    received = a.source.received.timestamp() if a.source.received else float("-inf")
+    mtime = a.source.mtime.timestamp() if a.source.mtime else float("-inf")
+    return (s.report_date or dt.date.min, received, mtime, index)
+
+
+def _supersede(out: Consolidation, candidates: list[Accepted], roster: Roster) -> None:
+    """The same unit and phase twice: the latest wins (report date, received, file time)."""
+    groups: dict[tuple[str, str], list[tuple[int, Accepted]]] = {}
+    for i, a in enumerate(candidates):
+        if a.sheet.level == "district":
+            out.district_sheets.append(a)
+            a.record.reason = "bảng tổng hợp của huyện: dùng để đối chiếu"
+            continue
+        groups.setdefault((a.sheet.unit, a.sheet.phase), []).append((i, a))
+    for (unit, phase), items in groups.items():
+        items.sort(key=lambda t: _order_key(t[1], t[0]))
+        latest = items[-1][1]
+        out.accepted.append(latest)
+        for _, old in items[:-1]:
+            old.record.status = "superseded"
+            old.record.reason = f"được thay bằng {_label(latest)}"
+            out.findings.append(
+                finding(
+                    "superseded",
+                    unit=unit,
+                    phase=phase,
+                    by=_label(latest),
+                    path=old.source.path,
+                    member=old.record.member,
+                    sheet=old.sheet.sheet,
+                )
+            )
+            out.changes.extend(_diff(old, latest))
+    out.accepted.sort(key=lambda a: (a.sheet.phase or "", a.sheet.unit or ""))
+
+
+def _label(a: Accepted) -> str:
+    return a.record.member or Path(a.source.path).name
+
+
+def _diff(old: Accepted, new: Accepted) -> list[Change]:
+    changes = []
+    keys = sorted(set(old.sheet.values) | set(new.sheet.values))
+    for ind in keys:
+        a, b = old.sheet.values.get(ind, {}), new.sheet.values.get(ind, {})
+        for comp in sorted(set(a) | set(b)):
+            if a.get(comp) != b.get(comp):
+                changes.append(
+                    Change(
+                        new.sheet.unit,
+                        new.sheet.phase,
+                        ind,
+                        comp,
+                        new.sheet.cells.get((ind, comp)),
+                        a.get(comp),
+                        b.get(comp),
+                        _label(old),
+                        _label(new),
+                    )
+                )
+    return changes
+
+
+def _check_senders_and_names(out: Consolidation, roster: Roster) -> None:
+    """A file named after one commune but claiming another; a sender the roster doesn't know."""
+    units = {u.code: u for u in roster.units}
+    names = {}
+    for u in roster.units:
+        if u.level == "commune":
+            key = _name_key(u.name)
+            if len(key) >= 4:
+                names.setdefault(key, u.code)
+    for a in out.accepted:
+        unit = units.get(a.sheet.unit or "")
+        if unit is None:
+            continue
+        label = (
+            fold(Path(a.source.member or a.source.path).stem).replace("-", " ").replace("_", " ")
+        )
+        own = _name_key(unit.name)
+        if own and own not in label.replace(" ", ""):
+            other = next(
+                (
+                    code
+                    for key, code in names.items()
+                    if key in label.replace(" ", "")
+                    and code != unit.code
+                    and _name_key(units[code].name) != own
+                ),
+                None,
+            )
+            if other is not None:
+                out.findings.append(
+                    finding(
+                        "unit_claims_other",
+                        name=a.source.member or Path(a.source.path).name,
+                        expected=units[other].name,
+                        code=f"{unit.code} ({unit.name})",
+                        unit=unit.code,
+                        phase=a.sheet.phase,
+                        path=a.source.path,
+                        member=a.record.member,
+                        sheet=a.sheet.sheet,
+                    )
+                )
+        if unit.email and a.source.sender and a.source.sender not in unit.email:
+            out.findings.append(
+                finding(
+                    "sender_not_registered",
+                    code=unit.code,
+                    sender=a.source.sender,
+                    expected=", ".join(unit.email),
+                    unit=unit.code,
+                    phase=a.sheet.phase,
+                    path=a.source.path,
+                    member=a.record.member,
+                )
+            )
+
+
+def _name_key(name: str) -> str:
+    key = fold(name)
+    for prefix in ("thi tran ", "phuong ", "xa "):
+        if key.startswith(prefix):
+            key = key[len(prefix) :]
+            break
+    return key.replace(" ", "")
+
+
+def _reconcile_districts(out: Consolidation) -> None:
+    """A district tally sheet next to its communes' sheets: say where the sums differ."""
+    for d in out.district_sheets:
+        day = out.plan.phase(d.sheet.phase).end if d.sheet.phase else None
+        if day is None:
+            continue
+        tree = out.roster.tree(day)
+        if d.sheet.unit not in tree:
+            continue
+        communes = set(tree.communes_under(d.sheet.unit))
+        kids = [
+            a
+            for a in out.accepted
+            if a.sheet.phase == d.sheet.phase and tree.successor(a.sheet.unit or "") in communes
+        ]
+        if not kids:
+            continue
+        for ind, comps in d.sheet.values.items():
+            for comp, reported in comps.items():
+                if reported is None or comp == "done":
+                    continue
+                vals = [k.sheet.values.get(ind, {}).get(comp) for k in kids]
+                computed = sum(v for v in vals if v is not None)
+                if abs(computed - reported) > 1e-9:
+                    out.findings.append(
+                        finding(
+                            "district_tally_mismatch",
+                            indicator=ind,
+                            component=comp,
+                            reported=reported,
+                            computed=computed,
+                            diff=reported - computed,
+                            unit=d.sheet.unit,
+                            phase=d.sheet.phase,
+                            path=d.source.path,
+                            member=d.record.member,
+                            sheet=d.sheet.sheet,
+                            cell=d.sheet.cells.get((ind, comp)),
+                        )
+                    )
+
+
+def console_progress(stream=sys.stderr) -> Progress | None:
+    """A one-line progress display on a terminal; None (quiet) otherwise."""
+    if not stream.isatty():
+        return None
+    start = time.perf_counter()
+
+    def show(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - start, 1e-6)
+        stream.write(f"\rĐã đọc {done}/{total} tệp ({rate:,.0f} tệp/giây)   ")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def reports_of(c: Consolidation) -> list[Report]:
+    return [a.sheet.to_report() for a in c.accepted]
