@@ -18,6 +18,7 @@ addin serve/lite   0
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -46,10 +47,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _utf8_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(encoding="utf-8", errors="replace")
-        except (AttributeError, ValueError):
-            pass
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -261,7 +260,8 @@ def _consolidate(args) -> int:
 
 
 def _passwords(args) -> dict[str, str]:
-    out: dict[str, str] = {"*": p for p in args.password[:1]}
+    """File name → password; ``*N`` keys are tried on any encrypted file."""
+    out: dict[str, str] = {}
     for i, p in enumerate(args.password):
         out[f"*{i}"] = p
     if args.passwords:
