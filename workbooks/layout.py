@@ -364,7 +364,7 @@ class UnitFields:
             code=_text(unit.code),
             name=name,
             upper=name.upper(),
-            place=short_name(unit.name),
+            place=short_name(unit.name)[:200],  # a formula string holds 255
             title=sheet_title(unit.name, fallback=_text(unit.code)[:31] or "Báo cáo"),
         )
 

@@ -498,8 +498,14 @@ class _Prototype:
     Only the report sheet and the workbook part change; every other part is reused as is.
     """
 
-    def __init__(self, parts: list[tuple[zipfile.ZipInfo, bytes]], empty: dict[str, str]):
+    def __init__(
+        self,
+        parts: list[tuple[zipfile.ZipInfo, bytes]],
+        empty: dict[str, str],
+        layout: SheetLayout,
+    ):
         self.parts = parts
+        self.layout = layout
         self.empty = empty  # cell ref → the input cell's XML, e.g. '<c r="F17" s="24" t="n" />'
         self.sheet = next(d for i, d in parts if i.filename == _REPORT_SHEET).decode()
         self.book = next(d for i, d in parts if i.filename == _WORKBOOK).decode()
@@ -526,9 +532,7 @@ class _Prototype:
         for token in (_TOKENS.code, _TOKENS.name, _TOKENS.upper, _TOKENS.place):
             if token not in sheet:
                 return None
-        proto = cls(parts, empty)
-        proto.layout = layout
-        return proto
+        return cls(parts, empty, layout)
 
     def render(
         self, fields: UnitFields, report_date: dt.date | None, values: Values | None
@@ -543,6 +547,8 @@ class _Prototype:
             sheet = sheet.replace(token, _xml(text))
         sheet = sheet.replace(_TOKENS.place, _xml(fields.place.replace('"', '""')))
         filled: dict[str, Any] = {}
+        if isinstance(report_date, dt.datetime):
+            return None  # a time of day too: the reference path stores it as given
         if report_date is not None:
             filled[self.layout.meta["report_date"]] = (report_date - _EXCEL_EPOCH).days
         for ind, comps in (values or {}).items():

@@ -391,3 +391,23 @@ def test_thousands_of_templates_are_cheap(plan, roster, tmp_path):
         write_template(plan, roster, code, "1", tmp_path / f"{code}.xlsx")
     per = (time.perf_counter() - start) / len(communes)
     assert per < 0.030, f"{per * 1000:.1f} ms per template"
+
+
+def test_a_report_date_with_a_time_is_kept(plan, roster, tmp_path):
+    when = dt.datetime(2025, 2, 5, 10, 30)
+    path = write_template(plan, roster, UNIT, "1", tmp_path / "a.xlsx", report_date=when)
+    assert openpyxl.load_workbook(path).worksheets[0]["C12"].value == when
+
+
+def test_layout_is_pure():
+    """The add-in reuses workbooks.layout where no compiled reader or openpyxl exists."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, workbooks.layout; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'openpyxl', 'xlwings', 'python_calamine', 'pandas'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
