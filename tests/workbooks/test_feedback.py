@@ -158,3 +158,19 @@ def test_from_bytes_and_checked_again(report, tmp_path):
     wb = openpyxl.load_workbook(second)
     assert wb.sheetnames.count(FEEDBACK_SHEET) == 1
     assert wb[FEEDBACK_SHEET].max_row == 3
+
+
+@pytest.mark.libreoffice
+def test_ods_input_becomes_an_xlsx_copy(report, plan, roster, tmp_path, soffice):
+    [ods] = soffice.convert(report, "ods", tmp_path / "lo")
+    read = read_workbook(ods, name=ods.name, plan=plan, roster=roster)
+    findings = [f for s in read.sheets for f in s.findings]
+    assert ("value_negative", "F17") in [(f.code, f.cell) for f in findings]
+    out = write_feedback(ods, findings, tmp_path / "ham-rong-kiem-tra.xlsx")
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == [FEEDBACK_SHEET, SHEET, "Hướng dẫn"]  # hidden sheets are left out
+    ws = wb[SHEET]
+    assert ws["F17"].value == -2
+    assert ws["C10"].value == "14755" and ws["C10"].data_type == "s"
+    assert fill_of(ws["F17"]) == ERROR_FILL
+    assert ws["F17"].comment is not None
