@@ -1,0 +1,651 @@
+"""Consolidation at national scale: ours against the pandas loop and the read-only floor.
+
+Run (in the repository root)::
+
+    uv run python benchmarks/national.py [--n 700 10051] [--workdir DIR] [--keep]
+
+For each N it builds (or reuses) a corpus of N filled commune workbooks of phase 1, half of
+them saved by LibreOffice (``benchmarks/_corpus.py``), then times, each in its own
+subprocess with its peak memory (sum of the RSS of the process tree, polled):
+
+- **floor**: python-calamine reading every cell of every sheet of every file, nothing else,
+  on 2 processes and on 1;
+- **ours**: ``consolidate()`` (pre-checks on) + ``write_tally()`` + the JSON summary, with a
+  fresh read cache (``first run``), then again after one file was replaced by a correction
+  (``re-run``). The CLI cannot take the national roster (``thidua consolidate`` loads the
+  plan's roster by id, and the shared national file is not one), so a small runner calls
+  the same library functions the CLI calls;
+- **baseline**: what a user would write: ``pandas.read_excel(engine="openpyxl")`` per file
+  (header row found by "Mã chỉ tiêu"), then a groupby to district and province written to
+  an .xlsx. ``--baseline-sample K`` times K files and extrapolates (labelled so).
+
+It prints one table and the targets of the issue, and writes the figures to
+``WORKDIR/national-results.json``. See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+for _p in (str(ROOT), str(HERE)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import _corpus  # noqa: E402
+
+DEFAULT_N = (700, 10051)
+DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "thidua-national-bench"
+TARGET_SPEEDUP = 20.0
+TARGET_FLOOR_RATIO = 1.5
+TARGET_RERUN_SHARE = 0.05
+TARGET_PEAK_MB = 500.0
+_MB = 1024 * 1024
+
+
+# --- measuring a subprocess ---------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    """One contender's run: wall time, memory of its process tree and what it reported."""
+
+    contender: str
+    n: int
+    wall_s: float
+    peak_rss_mb: float  # sum of RSS over the process tree, at its polled maximum
+    peak_pss_mb: float  # same with PSS (shared pages split between processes)
+    max_procs: int
+    report: dict = field(default_factory=dict)
+    extrapolated: bool = False
+    note: str = ""
+    load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
+
+    @property
+    def files_per_s(self) -> float:
+        return self.n / self.wall_s if self.wall_s else 0.0
+
+
+def measure(
+    contender: str, n: int, args: list[str], log_path: Path, poll_s: float = 0.05
+) -> Measurement:
+    """Run ``national.py child <args>`` and poll its process tree until it exits."""
+    import psutil
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "child", *args]
+    load_before = _load()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with open(log_path, "ab") as err:
+        t0 = time.perf_counter()
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, env=env, cwd=ROOT) as proc:
+            root = psutil.Process(proc.pid)
+            peak_rss = peak_pss = 0
+            max_procs = 0
+            tick = 0
+            while True:
+                try:
+                    proc.wait(timeout=poll_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                rss, pss, count = _tree_memory(root, with_pss=tick % 4 == 0)
+                peak_rss = max(peak_rss, rss)
+                peak_pss = max(peak_pss, pss)
+                max_procs = max(max_procs, count)
+                tick += 1
+            wall = time.perf_counter() - t0
+            out = proc.stdout.read().decode("utf-8", "replace") if proc.stdout else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"{contender} failed (exit {proc.returncode}); see {log_path}")
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    report = json.loads(lines[-1]) if lines else {}
+    # a run too short to be polled still has its own high-water mark
+    peak_rss = max(peak_rss, int(report.get("maxrss_mb", 0) * _MB))
+    return Measurement(contender, n, wall, peak_rss / _MB, peak_pss / _MB, max_procs, report,
+                       load=(load_before, _load()))  # fmt: skip
+
+
+def _load() -> float:
+    """The 1-minute load average: other work on the machine skews every figure."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
+def _tree_memory(root, *, with_pss: bool) -> tuple[int, int, int]:
+    import psutil
+
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0, 0, 0
+    rss = pss = 0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            if with_pss:
+                info = p.memory_full_info()
+                rss += info.rss
+                pss += getattr(info, "pss", info.rss)
+            else:
+                rss += p.memory_info().rss
+    return rss, pss, len(procs)
+
+
+# --- the children: one per contender ------------------------------------------------------
+
+
+def _maxrss_mb() -> float:
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return max(own, kids) * scale / _MB
+
+
+def child_ours(a: argparse.Namespace) -> dict:
+    """``thidua consolidate``'s library calls on a folder, timed phase by phase."""
+    t0 = time.perf_counter()
+    from workbooks.consolidate import consolidate
+    from workbooks.save import save_bytes
+    from workbooks.tally import write_tally
+
+    plan = _corpus.national_plan()
+    roster = _corpus.load_roster(a.roster)
+    t1 = time.perf_counter()
+    profiler = None
+    if a.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    result = consolidate(
+        [a.inputs],
+        plan,
+        roster,
+        use_cache=not a.no_cache,
+        cache_dir=Path(a.cache_dir) if a.cache_dir else None,
+        workers=a.workers,
+    )
+    t2 = time.perf_counter()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_tally(result, out / "tong-hop.xlsx")
+    t3 = time.perf_counter()
+    summary = json.dumps(result.summary(), ensure_ascii=False, indent=2, default=str)
+    save_bytes(summary.encode("utf-8"), out / "tong-hop.json")
+    t4 = time.perf_counter()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(a.profile)
+    counts = result.counts()
+    return {
+        "setup_s": t1 - t0,
+        "consolidate_s": t2 - t1,
+        "tally_s": t3 - t2,
+        "json_s": t4 - t3,
+        **counts,
+        "findings": len(result.findings),
+        "finding_codes": sorted({f.code for f in result.findings}),
+        "results": len(result.evaluation.results),
+        "tally_bytes": (out / "tong-hop.xlsx").stat().st_size,
+        "json_bytes": (out / "tong-hop.json").stat().st_size,
+        "maxrss_mb": _maxrss_mb(),
+    }
+
+
+def child_baseline(a: argparse.Namespace) -> dict:
+    """A loop of ``pandas.read_excel`` per file, then a groupby to district and province."""
+    t0 = time.perf_counter()
+    import numpy as np
+    import pandas as pd
+
+    paths = Path(a.list).read_text(encoding="utf-8").splitlines()
+    roster = pd.read_csv(a.roster, dtype=str, keep_default_na=False)
+    t1 = time.perf_counter()
+    frames = []
+    for path in paths:
+        raw = pd.read_excel(path, sheet_name=0, header=None, engine="openpyxl")
+        grid = raw.to_numpy(dtype=object)
+        header_row = int(np.argwhere(grid == "Mã chỉ tiêu")[0][0])
+        label = np.argwhere(grid == "Mã đơn vị:")[0]
+        unit = next(v for v in grid[label[0], label[1] + 1 :] if isinstance(v, str) and v)
+        table = raw.iloc[header_row + 1 :]
+        table.columns = list(grid[header_row])
+        table = table[table["Mã chỉ tiêu"].notna()]
+        part = pd.DataFrame(
+            {
+                "unit": unit,
+                "indicator": table["Mã chỉ tiêu"].astype(str),
+                "v1": table["Kỳ này / Số thực hiện"].replace({"Có": 1, "Không": 0}),
+                "v2": table["Tổng số / Cùng kỳ năm trước"],
+            }
+        )
+        frames.append(part)
+    t2 = time.perf_counter()
+    data = pd.concat(frames, ignore_index=True)
+    data["v1"] = pd.to_numeric(data["v1"], errors="coerce")
+    data["v2"] = pd.to_numeric(data["v2"], errors="coerce")
+    communes = roster[roster["level"] == "commune"][["code", "parent_code"]]
+    communes = communes.assign(unit=communes["code"].str.zfill(5)).rename(
+        columns={"parent_code": "district"}
+    )
+    districts = roster[roster["level"] == "district"][["code", "parent_code"]].rename(
+        columns={"code": "district", "parent_code": "province"}
+    )
+    data = data.merge(communes[["unit", "district"]], on="unit", how="left").merge(
+        districts, on="district", how="left"
+    )
+    by_district = data.groupby(["province", "district", "indicator"])[["v1", "v2"]].sum()
+    by_province = data.groupby(["province", "indicator"])[["v1", "v2"]].sum()
+    t3 = time.perf_counter()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with pd.ExcelWriter(out / "baseline.xlsx", engine="openpyxl") as xw:
+        by_district.to_excel(xw, sheet_name="Huyện")
+        by_province.to_excel(xw, sheet_name="Tỉnh")
+    t4 = time.perf_counter()
+    return {
+        "setup_s": t1 - t0,
+        "read_s": t2 - t1,
+        "groupby_s": t3 - t2,
+        "write_s": t4 - t3,
+        "files": len(paths),
+        "rows": len(data),
+        "unplaced": int(data["district"].isna().sum()),
+        "districts": len(by_district.index.get_level_values("district").unique()),
+        "maxrss_mb": _maxrss_mb(),
+    }
+
+
+def _calamine_cells(paths: list[str]) -> int:
+    from python_calamine import CalamineWorkbook
+
+    cells = 0
+    for path in paths:
+        book = CalamineWorkbook.from_path(path)
+        for name in book.sheet_names:
+            cells += sum(len(row) for row in book.get_sheet_by_name(name).to_python())
+        with contextlib.suppress(AttributeError):
+            book.close()
+    return cells
+
+
+def child_floor(a: argparse.Namespace) -> dict:
+    """Only read every cell of every sheet of every file (python-calamine)."""
+    t0 = time.perf_counter()
+    import python_calamine  # noqa: F401
+
+    paths = Path(a.list).read_text(encoding="utf-8").splitlines()
+    t1 = time.perf_counter()
+    if a.procs <= 1:
+        cells = _calamine_cells(paths)
+    else:
+        import multiprocessing
+
+        chunks = [paths[i : i + 64] for i in range(0, len(paths), 64)]
+        with multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn").Pool(
+            a.procs
+        ) as pool:
+            cells = sum(pool.imap_unordered(_calamine_cells, chunks))
+    t2 = time.perf_counter()
+    return {"setup_s": t1 - t0, "read_s": t2 - t1, "cells": cells, "maxrss_mb": _maxrss_mb()}
+
+
+def child_profile_read(a: argparse.Namespace) -> dict:
+    """Worker side of ours, in one process under cProfile: pre-check + read of each file."""
+    import cProfile
+    import pstats
+
+    from workbooks.reader import read_workbook
+
+    plan = _corpus.national_plan()
+    roster = _corpus.load_roster(a.roster)
+    paths = Path(a.list).read_text(encoding="utf-8").splitlines()
+    profiler = cProfile.Profile()
+    t0 = time.perf_counter()
+    profiler.enable()
+    for path in paths:
+        data = Path(path).read_bytes()
+        read_workbook(data, name=Path(path).name, plan=plan, roster=roster)
+    profiler.disable()
+    elapsed = time.perf_counter() - t0
+    profiler.dump_stats(a.out)
+    stats = pstats.Stats(a.out)
+    return {"files": len(paths), "read_s": elapsed, "ms_per_file": elapsed / len(paths) * 1000,
+            "top": _top(stats, "tottime", 15)}  # fmt: skip
+
+
+def _top(stats, key: str, count: int) -> list[str]:
+    """The ``count`` heaviest functions of a profile as short lines."""
+    stats.sort_stats(key)
+    rows = []
+    for func in stats.fcn_list[:count]:  # type: ignore[attr-defined]
+        _cc, ncalls, tottime, cumtime, _callers = stats.stats[func]  # type: ignore[attr-defined]
+        filename, line, name = func
+        where = f"{Path(filename).parent.name}/{Path(filename).name}:{line}" if line else ""
+        rows.append(f"{cumtime:8.2f} cum {tottime:8.2f} own {ncalls:>9} × {name} {where}")
+    return rows
+
+
+def _child(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="national.py child")
+    p.add_argument("mode", choices=["ours", "baseline", "floor", "profile-read"])
+    p.add_argument("--inputs")
+    p.add_argument("--list")
+    p.add_argument("--roster")
+    p.add_argument("--out")
+    p.add_argument("--cache-dir")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--procs", type=int, default=2)
+    p.add_argument("--profile")
+    a = p.parse_args(argv)
+    run = {"ours": child_ours, "baseline": child_baseline, "floor": child_floor,
+           "profile-read": child_profile_read}[a.mode]  # fmt: skip
+    print(json.dumps(run(a), ensure_ascii=False, default=str), flush=True)
+    return 0
+
+
+# --- one N --------------------------------------------------------------------------------
+
+
+def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
+    """Build or reuse the corpus for ``n`` and measure every contender on it."""
+    workdir = Path(a.workdir)
+    corpus = _corpus.build_corpus(
+        workdir, n, roster_path=a.roster, libreoffice=not a.no_libreoffice, workers=a.workers,
+        log=log,
+    )  # fmt: skip
+    run_dir = workdir / f"run-n{n}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    errlog = run_dir / "stderr.log"
+    listing = run_dir / "files.txt"
+    paths = [str(p) for p in corpus.paths]
+    listing.write_text("\n".join(paths), encoding="utf-8")
+    info = {
+        "n": n,
+        "corpus": str(corpus.folder),
+        "corpus_mb": corpus.bytes / _MB,
+        "libreoffice_files": sum(f.libreoffice for f in corpus.files),
+        "libreoffice_failed": corpus.libreoffice_failed,
+        "generated_s": corpus.generated_s,
+        "libreoffice_s": corpus.libreoffice_s,
+    }
+    log(f"N={n}: {info['corpus_mb']:.0f} MB, {info['libreoffice_files']} saved by LibreOffice")
+    for p in corpus.paths:  # every contender reads from a warm page cache
+        p.read_bytes()
+    rows: list[Measurement] = []
+
+    def go(contender: str, args: list[str], files: int = n) -> Measurement:
+        log(f"N={n}: {contender} …")
+        m = measure(contender, files, args, errlog)
+        log(f"N={n}: {contender}: {m.wall_s:.1f} s, peak {m.peak_rss_mb:.0f} MB")
+        rows.append(m)
+        return m
+
+    roster = str(corpus.roster_path)
+    go(
+        "floor (calamine, 2 processes)",
+        ["floor", "--list", str(listing), "--procs", str(a.workers)],
+    )
+    go("floor (calamine, 1 process)", ["floor", "--list", str(listing), "--procs", "1"])
+    ours_args = ["ours", "--inputs", str(corpus.folder), "--roster", roster,
+                 "--workers", str(a.workers)]  # fmt: skip
+    cache = run_dir / "cache"
+    first = go("ours, first run", [*ours_args, "--out", str(run_dir / "first"),
+                                  "--cache-dir", str(cache)])  # fmt: skip
+    changed = len(corpus.files) // 2
+    original = corpus.paths[changed].read_bytes()
+    try:
+        _corpus.write_correction(corpus, changed)
+        rerun = go("ours, re-run (1 file changed)", [*ours_args, "--out", str(run_dir / "rerun"),
+                                                     "--cache-dir", str(cache)])  # fmt: skip
+    finally:
+        corpus.paths[changed].write_bytes(original)  # the corpus is cached: leave it as built
+    rerun.note = f"changed: {corpus.files[changed].name}"
+    if a.baseline_sample and a.baseline_sample < n:
+        step = n / a.baseline_sample
+        sample = [paths[int(i * step)] for i in range(a.baseline_sample)]
+        sample_list = run_dir / "baseline-sample.txt"
+        sample_list.write_text("\n".join(sample), encoding="utf-8")
+        m = go("baseline (pandas + openpyxl)",
+               ["baseline", "--list", str(sample_list), "--roster", roster,
+                "--out", str(run_dir / "baseline")], files=len(sample))  # fmt: skip
+        r = m.report
+        fixed = m.wall_s - r["read_s"] - r["groupby_s"] - r["write_s"]
+        scale = n / len(sample)
+        m.wall_s = fixed + (r["read_s"] + r["groupby_s"] + r["write_s"]) * scale
+        m.n = n
+        m.extrapolated = True
+        m.note = f"extrapolated from {len(sample)} files; peak memory measured on those"
+    else:
+        go("baseline (pandas + openpyxl)", ["baseline", "--list", str(listing), "--roster", roster,
+                                           "--out", str(run_dir / "baseline")])  # fmt: skip
+    if a.profile:
+        info["profile"] = profile(corpus, run_dir, a, log)
+    if not a.keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    info["first_results"] = first.report.get("results")
+    return rows, info
+
+
+def profile(corpus, run_dir: Path, a: argparse.Namespace, log) -> dict:
+    """cProfile of ours: the parent process of a full run, and the worker side in-process."""
+    import pstats
+
+    log(f"N={corpus.n}: profiling ours (parent process, no cache) …")
+    prof = Path(a.workdir) / f"profile-ours-n{corpus.n}.prof"
+    measure("profile", corpus.n, ["ours", "--inputs", str(corpus.folder), "--roster",
+            str(corpus.roster_path), "--workers", str(a.workers), "--no-cache",
+            "--out", str(run_dir / "profiled"), "--profile", str(prof)],
+            run_dir / "stderr.log")  # fmt: skip
+    parent = _top(pstats.Stats(str(prof)), "cumulative", 30)
+    sample = corpus.paths[:: max(1, corpus.n // 300)]
+    listing = run_dir / "profile-sample.txt"
+    listing.write_text("\n".join(map(str, sample)), encoding="utf-8")
+    log(f"N={corpus.n}: profiling the reader on {len(sample)} files …")
+    worker_prof = Path(a.workdir) / f"profile-read-n{corpus.n}.prof"
+    m = measure("profile-read", len(sample), ["profile-read", "--list", str(listing), "--roster",
+                str(corpus.roster_path), "--out", str(worker_prof)], run_dir / "stderr.log")  # fmt: skip
+    return {"parent_prof": str(prof), "parent_top": parent, "reader_prof": str(worker_prof),
+            "reader_ms_per_file": m.report["ms_per_file"], "reader_top": m.report["top"]}  # fmt: skip
+
+
+# --- reporting ----------------------------------------------------------------------------
+
+
+def derived_rows(rows: list[Measurement]) -> list[Measurement]:
+    """Add "ours: read, check, roll up" (first run minus writing the tally and the JSON)."""
+    first = _find(rows, "ours, first run")
+    if first is None:
+        return rows
+    r = first.report
+    rcr = Measurement(
+        "ours: read+check+roll-up", first.n,
+        first.wall_s - r.get("tally_s", 0.0) - r.get("json_s", 0.0),
+        first.peak_rss_mb, first.peak_pss_mb, first.max_procs, {},
+        note="first run without writing the tally and the JSON summary", load=first.load,
+    )  # fmt: skip
+    out = list(rows)
+    out.insert(out.index(first) + 1, rcr)
+    return out
+
+
+def _find(rows: list[Measurement], contender: str) -> Measurement | None:
+    return next((m for m in rows if m.contender == contender), None)
+
+
+def table(rows: list[Measurement]) -> str:
+    baseline = _find(rows, "baseline (pandas + openpyxl)")
+    floor = _find(rows, "floor (calamine, 2 processes)")
+    head = (f"{'contender':34} {'N':>6} {'wall s':>8} {'files/s':>8} {'peak MB':>8} "
+            f"{'PSS MB':>7} {'×baseline':>10} {'×floor':>7}")  # fmt: skip
+    lines = [head, "-" * len(head)]
+    for m in rows:
+        speed = f"{baseline.wall_s / m.wall_s:.1f}×" if baseline and m.wall_s else "-"
+        to_floor = f"{m.wall_s / floor.wall_s:.2f}" if floor and floor.wall_s else "-"
+        star = "*" if m.extrapolated else " "
+        lines.append(
+            f"{m.contender:34} {m.n:>6} {m.wall_s:>7.1f}{star} {m.files_per_s:>8.0f} "
+            f"{m.peak_rss_mb:>8.0f} {m.peak_pss_mb:>7.0f} {speed:>10} {to_floor:>7}"
+        )
+    notes = [f"  {m.contender}: {m.note}" for m in rows if m.note]
+    return "\n".join(lines + notes)
+
+
+def breakdown(rows: list[Measurement]) -> str:
+    out = []
+    for m in rows:
+        r = m.report
+        if "consolidate_s" in r:
+            out.append(f"  {m.contender}: start+imports+plan/roster {r['setup_s']:.1f} s, "
+                       f"consolidate {r['consolidate_s']:.1f} s, tally {r['tally_s']:.1f} s "
+                       f"({r['tally_bytes'] / _MB:.1f} MB), JSON summary {r['json_s']:.1f} s "
+                       f"({r['json_bytes'] / _MB:.1f} MB); accepted {r['accepted']}, rejected "
+                       f"{r['rejected']}, findings {r['findings']} {r['finding_codes']}, "
+                       f"results {r['results']}")  # fmt: skip
+        elif "groupby_s" in r:
+            out.append(f"  {m.contender}: read {r['read_s']:.1f} s for {r['files']} files, "
+                       f"groupby {r['groupby_s']:.2f} s, write {r['write_s']:.2f} s, "
+                       f"rows {r['rows']}, unplaced {r['unplaced']}")  # fmt: skip
+        elif "cells" in r:
+            out.append(f"  {m.contender}: read {r['read_s']:.1f} s, {r['cells']:,} cells")
+    return "\n".join(out)
+
+
+def targets(all_rows: dict[int, list[Measurement]]) -> list[tuple[str, bool | None, str]]:
+    """The issue's targets: (what, met, figures); judged on the largest N measured."""
+    n = max(all_rows)
+    rows = all_rows[n]
+    first = _find(rows, "ours, first run")
+    rcr = _find(rows, "ours: read+check+roll-up")
+    rerun = _find(rows, "ours, re-run (1 file changed)")
+    baseline = _find(rows, "baseline (pandas + openpyxl)")
+    floor = _find(rows, "floor (calamine, 2 processes)")
+    out: list[tuple[str, bool | None, str]] = []
+    if first and baseline:
+        speed = baseline.wall_s / first.wall_s
+        label = " (baseline extrapolated)" if baseline.extrapolated else ""
+        out.append((f"end to end ≥ {TARGET_SPEEDUP:.0f}× faster than pandas at N={n}",
+                    speed >= TARGET_SPEEDUP, f"{speed:.1f}×{label}"))  # fmt: skip
+    if rcr and floor:
+        ratio = rcr.wall_s / floor.wall_s
+        out.append((f"read+check+roll-up ≤ {TARGET_FLOOR_RATIO}× the read-only floor",
+                    ratio <= TARGET_FLOOR_RATIO, f"{ratio:.2f}× ({rcr.wall_s:.1f} s vs "
+                    f"{floor.wall_s:.1f} s)"))  # fmt: skip
+    for size, rs in sorted(all_rows.items()):
+        f1, r1 = _find(rs, "ours, first run"), _find(rs, "ours, re-run (1 file changed)")
+        if f1 and r1:
+            share = r1.wall_s / f1.wall_s
+            out.append((f"re-run after 1 changed file < {TARGET_RERUN_SHARE:.0%} of the first "
+                        f"(N={size})", share < TARGET_RERUN_SHARE,
+                        f"{share:.1%} ({r1.wall_s:.1f} s vs {f1.wall_s:.1f} s)"))  # fmt: skip
+    if first:
+        peak = max(m.peak_rss_mb for m in (first, rerun) if m)
+        out.append((f"peak memory < {TARGET_PEAK_MB:.0f} MB at N={n}", peak < TARGET_PEAK_MB,
+                    f"{peak:.0f} MB RSS (tree sum), PSS {first.peak_pss_mb:.0f} MB"))  # fmt: skip
+    sizes = sorted(all_rows)
+    if len(sizes) > 1:
+        a, b = (_find(all_rows[s], "ours, first run") for s in (sizes[0], sizes[-1]))
+        if a and b:
+            slope = (b.peak_rss_mb - a.peak_rss_mb) / (sizes[-1] - sizes[0]) * 1000
+            out.append(("peak memory growth with N (judge against the results' size)", None,
+                        f"{a.peak_rss_mb:.0f} MB at N={sizes[0]} → {b.peak_rss_mb:.0f} MB at "
+                        f"N={sizes[-1]}: {slope:.1f} MB per 1,000 files"))  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["child"]:
+        return _child(argv[1:])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, nargs="+", default=list(DEFAULT_N), help="corpus sizes")
+    p.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                   help=f"corpora, runs and results (default {DEFAULT_WORKDIR})")  # fmt: skip
+    p.add_argument("--keep", action="store_true",
+                   help="keep each run's outputs (tallies, JSON summaries, read cache)")  # fmt: skip
+    p.add_argument("--workers", type=int, default=2, help="processes for ours, floor, generation")
+    p.add_argument("--baseline-sample", type=int, metavar="K",
+                   help="time the pandas baseline on K files and extrapolate to N")  # fmt: skip
+    p.add_argument("--roster", type=Path, default=_corpus.NATIONAL_ROSTER,
+                   help="3-level roster CSV (code,name,level,parent_code)")  # fmt: skip
+    p.add_argument("--no-libreoffice", action="store_true",
+                   help="no file saved by LibreOffice (quick runs, tests)")  # fmt: skip
+    p.add_argument("--profile", action="store_true",
+                   help="also profile ours (cProfile; parent process and reader)")  # fmt: skip
+    a = p.parse_args(argv)
+    a.workdir.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now().isoformat(timespec="seconds")
+
+    def log(msg: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    all_rows: dict[int, list[Measurement]] = {}
+    infos = {}
+    for n in a.n:
+        rows, info = run_n(n, a, log)
+        all_rows[n] = derived_rows(rows)
+        infos[n] = info
+    print()
+    print(f"thidua consolidate at national scale — {platform.node()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, workers={a.workers}, plan {_corpus.PLAN_ID} "
+          f"(scope none), phase {_corpus.PHASE} only, roster {Path(a.roster).name}")  # fmt: skip
+    flat = [m for n in a.n for m in all_rows[n]]
+    for n in a.n:
+        print()
+        print(f"N = {n} ({infos[n]['corpus_mb']:.0f} MB, {infos[n]['libreoffice_files']} files "
+              f"saved by LibreOffice)")  # fmt: skip
+        print(table(all_rows[n]))
+        print(breakdown(all_rows[n]))
+        prof = infos[n].get("profile")
+        if prof:
+            print(f"  profile of ours, parent process ({prof['parent_prof']}), by cumulative time:")
+            print("\n".join("    " + line for line in prof["parent_top"]))
+            print(f"  profile of the reader, {prof['reader_ms_per_file']:.1f} ms per file "
+                  f"({prof['reader_prof']}), by own time:")  # fmt: skip
+            print("\n".join("    " + line for line in prof["reader_top"]))
+    checks = targets(all_rows)
+    print()
+    print("Targets (issue “Speed at national scale”):")
+    for what, met, figures in checks:
+        mark = "info" if met is None else ("MET " if met else "MISS")
+        print(f"  [{mark}] {what}: {figures}")
+    result = {
+        "started": started,
+        "host": {"node": platform.node(), "cpus": os.cpu_count(),
+                 "python": platform.python_version(), "platform": platform.platform()},
+        "workers": a.workers,
+        "plan": _corpus.PLAN_ID,
+        "phase": _corpus.PHASE,
+        "roster": str(a.roster),
+        "corpora": infos,
+        "rows": [asdict(m) | {"files_per_s": m.files_per_s} for m in flat],
+        "targets": [{"what": w, "met": m, "figures": f} for w, m, f in checks],
+    }  # fmt: skip
+    out = a.workdir / "national-results.json"
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    print(f"\nFigures: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,122 @@
+"""The national benchmark's machinery on 20 communes of one province (no LibreOffice).
+
+Runs ``benchmarks/national.py`` end to end the way a person would, on a tiny corpus and a
+one-province extract of the shared national roster, so that the benchmark cannot rot
+between the runs that matter (N = 700, N = 10,051).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NATIONAL = ROOT / "benchmarks" / "national.py"
+ROSTER = ROOT.parent / "shared" / "data" / "rosters" / "vn-2025-01-3-levels.csv"
+
+pytestmark = pytest.mark.skipif(not ROSTER.is_file(), reason="shared national roster absent")
+
+
+def _load_national():
+    sys.path.insert(0, str(NATIONAL.parent))
+    spec = importlib.util.spec_from_file_location("national_bench", NATIONAL)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def _small_roster(dest: Path, province: str = "38", communes: int = 24) -> Path:
+    """Thanh Hóa and its first districts from the national list, enough for ``communes``.
+
+    Same format and levels as the national file, but small: consolidation judges every unit
+    of the roster, and the smoke test must stay quick.
+    """
+    with ROSTER.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    districts: list[str] = []
+    count = 0
+    for r in rows:
+        if r["level"] == "district" and r["parent_code"] == province and count < communes:
+            districts.append(r["code"])
+            count += sum(
+                1 for c in rows if c["level"] == "commune" and c["parent_code"] == r["code"]
+            )
+    keep = [r for r in rows if (r["level"] == "province" and r["code"] == province)
+            or (r["level"] == "district" and r["code"] in districts)
+            or (r["level"] == "commune" and r["parent_code"] in districts)]  # fmt: skip
+    with dest.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["code", "name", "level", "parent_code"])
+        w.writeheader()
+        w.writerows(keep)
+    return dest
+
+
+def test_benchmark_runs_every_contender_and_reports_them(tmp_path, capsys):
+    national = _load_national()
+    roster = _small_roster(tmp_path / "thanh-hoa-3-levels.csv")
+    work = tmp_path / "work"
+    argv = ["--n", "20", "--workdir", str(work), "--roster", str(roster), "--no-libreoffice",
+            "--baseline-sample", "10"]  # fmt: skip
+
+    assert national.main(argv) == 0
+
+    printed = capsys.readouterr().out
+    result = json.loads((work / "national-results.json").read_text(encoding="utf-8"))
+    rows = {r["contender"]: r for r in result["rows"]}
+    assert set(rows) == {
+        "floor (calamine, 2 processes)",
+        "floor (calamine, 1 process)",
+        "ours, first run",
+        "ours: read+check+roll-up",
+        "ours, re-run (1 file changed)",
+        "baseline (pandas + openpyxl)",
+    }
+    for name, r in rows.items():
+        assert r["n"] == 20, name
+        assert r["wall_s"] > 0, name
+        assert r["peak_rss_mb"] > 10, name
+        assert name in printed
+    first = rows["ours, first run"]["report"]
+    assert (first["accepted"], first["rejected"]) == (20, 0)
+    assert rows["ours, re-run (1 file changed)"]["report"]["accepted"] == 20
+    floors = [
+        rows[f"floor (calamine, {k})"]["report"]["cells"] for k in ("2 processes", "1 process")
+    ]
+    assert floors[0] == floors[1] > 0
+    baseline = rows["baseline (pandas + openpyxl)"]
+    assert baseline["extrapolated"] is True
+    assert (baseline["report"]["files"], baseline["report"]["unplaced"]) == (10, 0)
+    assert "Targets" in printed
+    assert len(result["targets"]) >= 4
+
+    # the corpus is cached, and the re-run's correction was undone
+    corpus = national._corpus.build_corpus(work, 20, roster_path=roster, libreoffice=False,
+                                           log=lambda _m: None)  # fmt: skip
+    assert corpus.generated_s == 0.0
+    manifest = json.loads((corpus.folder.parent / "manifest.json").read_text(encoding="utf-8"))
+    assert len(manifest["files"]) == 20
+    changed = corpus.paths[10]
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    plan = national._corpus.national_plan()
+    values, day = national._corpus.values_for(plan, corpus.files[10].unit, national._corpus.SEED)
+    from workbooks.template import write_template
+
+    again = write_template(plan, national._corpus.load_roster(roster), corpus.files[10].unit,
+                           "1", fresh / "x.xlsx", report_date=day, values=values)  # fmt: skip
+    assert _cells(changed) == _cells(again)
+
+
+def _cells(path: Path) -> str:
+    """A digest of the report sheet's cells (zip timestamps differ between writes)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return hashlib.sha256(z.read("xl/worksheets/sheet1.xml")).hexdigest()
