@@ -1192,7 +1192,10 @@ def _build_guide(plan: Plan, phase: str, level: str, rows: dict[str, int]) -> Sh
 
 
 def instructions_layout(plan: Plan, phase: str, level: str = "commune") -> SheetLayout:
-    """The "Hướng dẫn" sheet: how to fill, what each column means, how to send."""
+    """The "Hướng dẫn" sheet: how to fill, what each column means, how to send.
+
+    Cached and shared between calls: do not change the returned layout.
+    """
     return _table(plan, phase, level).guide
 
 

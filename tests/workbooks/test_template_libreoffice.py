@@ -196,14 +196,15 @@ def recalculated(tmp_path_factory, soffice):
             wb.save(path)
         books.append((path, sc, values, layout))
     converted = soffice.convert([b[0] for b in books], "xlsx", out)
-    return plan, roster, list(zip(converted, books, strict=True))
+    sheets = [load_workbook(c, data_only=True).worksheets[0] for c in converted]
+    return plan, roster, list(zip(sheets, books, strict=True))
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_assessment_formulas_agree_with_logic(recalculated, kind):
     plan, roster, books = recalculated
     checked, wrong = 0, []
-    for converted, (_src, sc, values, layout) in books:
+    for ws, (src, sc, values, layout) in books:
         judged_plan = load_plan(_with_local_targets(PLAN, sc["local"]))
         reported = {
             code: {comp: _as_reader_gives(judged_plan.indicator(code).kind, v) for comp, v in comps.items()}
@@ -211,7 +212,6 @@ def test_assessment_formulas_agree_with_logic(recalculated, kind):
         }  # fmt: skip
         report = Report(UNIT, sc["phase"], reported, report_date=sc["date"])
         ev = evaluate(judged_plan, roster, [report], phases=[sc["phase"]], campaign=False)
-        ws = load_workbook(converted, data_only=True).worksheets[0]
         for ind in plan.indicators:
             if ind.kind != kind:
                 continue
@@ -221,7 +221,7 @@ def test_assessment_formulas_agree_with_logic(recalculated, kind):
             want = _expected(ev.get(UNIT, sc["phase"], ind.code))
             checked += 1
             if got != want:
-                wrong.append((converted.name, ind.code, values.get(ind.code), sc, got, want))
+                wrong.append((src.name, ind.code, values.get(ind.code), sc, got, want))
     assert checked >= WORKBOOKS
     assert wrong == []
 
@@ -230,22 +230,21 @@ def test_assessment_formulas_agree_with_logic(recalculated, kind):
 def test_rate_column_agrees_with_logic(recalculated, kind):
     plan, _roster, books = recalculated
     checked = 0
-    for converted, (_src, _sc, values, layout) in books:
-        ws = load_workbook(converted, data_only=True).worksheets[0]
+    for ws, (src, _sc, values, layout) in books:
         for ind in plan.indicators:
             if ind.kind != kind:
                 continue
             a, b = (_as_reader_gives(kind, v) for v in values[ind.code].values())
             got = ws.cell(layout.rows[ind.code], RATE).value
             if a is None or b is None:
-                assert got in (None, ""), (converted.name, ind.code)
+                assert got in (None, ""), (src.name, ind.code)
                 continue
             if b <= 0:
                 # no share to show: blank, or for a reduction from nothing "Tăng N vụ"
                 assert got in (None, "") or (kind == "reduction" and got == f"Tăng {a:g} vụ")
                 continue
             want = a / b if kind == "ratio" else (b - a) / b
-            assert got == pytest.approx(want), (converted.name, ind.code, a, b)
+            assert got == pytest.approx(want), (src.name, ind.code, a, b)
             checked += 1
     assert checked > 10
 
@@ -254,8 +253,7 @@ def test_every_kind_met_missed_and_empty_was_seen(recalculated):
     """The cases above really exercise each outcome of each kind."""
     plan, _roster, books = recalculated
     seen: dict[str, set] = {k: set() for k in KINDS}
-    for converted, (_src, _sc, _values, layout) in books:
-        ws = load_workbook(converted, data_only=True).worksheets[0]
+    for ws, (_src, _sc, _values, layout) in books:
         for ind in plan.indicators:
             seen[ind.kind].add(ws.cell(layout.rows[ind.code], ASSESS).value)
     for kind in KINDS:
