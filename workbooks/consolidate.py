@@ -23,7 +23,7 @@ from pathlib import Path
 from logic.aggregate import Evaluation, Report, evaluate
 from logic.findings import Finding, finding
 from logic.plan import Plan
-from logic.roster import Roster
+from logic.roster import Roster, Tree
 from logic.text import fold
 
 from . import cache as cache_mod
@@ -105,6 +105,7 @@ class Consolidation:
     changes: list[Change] = field(default_factory=list)
     evaluation: Evaluation = field(default_factory=Evaluation)
     elapsed_s: float = 0.0
+    fresh_reads: int = 0  # workbooks read afresh; the others came from the cache
 
     @property
     def exit_code(self) -> int:
@@ -166,7 +167,7 @@ def consolidate(
     intake = collect(inputs)
     out = Consolidation(plan, roster)
     _skipped(out, intake)
-    reads = _read_sources(
+    reads, out.fresh_reads = _read_sources(
         intake.sources,
         plan,
         roster,
@@ -324,7 +325,10 @@ def _supersede(out: Consolidation, candidates: list[Accepted], roster: Roster) -
 
 
 def _label(a: Accepted) -> str:
-    return a.record.member or Path(a.source.path).name
+    name = Path(a.source.path).name
+    where = f"{name} › {a.record.member}" if a.record.member else name
+    day = a.sheet.report_date
+    return f"{where}, ngày báo cáo {day:%d/%m/%Y}" if day else where
 
 
 def _diff(old: Accepted, new: Accepted) -> list[Change]:
@@ -352,38 +356,31 @@ def _diff(old: Accepted, new: Accepted) -> list[Change]:
 
 def _check_senders_and_names(out: Consolidation, roster: Roster) -> None:
     """A file named after one commune but claiming another; a sender the roster doesn't know."""
-    units = {u.code: u for u in roster.units}
-    names = {}
-    for u in roster.units:
-        if u.level == "commune":
-            key = _name_key(u.name)
-            if len(key) >= 4:
-                names.setdefault(key, u.code)
+    trees: dict[str, tuple[Tree, dict[str, str]]] = {}
     for a in out.accepted:
-        unit = units.get(a.sheet.unit or "")
+        phase = a.sheet.phase or ""
+        if phase not in trees:
+            tree = roster.tree(out.plan.phase(phase).end)
+            names: dict[str, str] = {}
+            for code, u in tree.units.items():
+                key = _name_key(u.name)
+                if u.level == "commune" and len(key) >= 4:
+                    names.setdefault(key, code)
+            trees[phase] = (tree, names)
+        tree, names = trees[phase]
+        unit = tree.units.get(a.sheet.unit or "") or roster.find(a.sheet.unit or "")
         if unit is None:
             continue
-        label = (
-            fold(Path(a.source.member or a.source.path).stem).replace("-", " ").replace("_", " ")
-        )
+        label = fold(Path(a.source.member or a.source.path).stem).replace(" ", "")
         own = _name_key(unit.name)
-        if own and own not in label.replace(" ", ""):
-            other = next(
-                (
-                    code
-                    for key, code in names.items()
-                    if key in label.replace(" ", "")
-                    and code != unit.code
-                    and _name_key(units[code].name) != own
-                ),
-                None,
-            )
+        if own and own not in label:
+            other = next((code for key, code in names.items() if key in label and key != own), None)
             if other is not None:
                 out.findings.append(
                     finding(
                         "unit_claims_other",
                         name=a.source.member or Path(a.source.path).name,
-                        expected=units[other].name,
+                        expected=tree.units[other].name,
                         code=f"{unit.code} ({unit.name})",
                         unit=unit.code,
                         phase=a.sheet.phase,

@@ -122,7 +122,11 @@ def build_inbox(
             via = "folder" if n % 5 == 4 else ("forwarded" if n == 5 else "email")
             sub = Submission(unit, phase.code, values, day, path, via, note)
             inbox.submissions.append(sub)
-            _deliver(inbox, sub, name, rnd, nfd=(n == 6))
+            # n == 7: the clerk attaches the file under the previous commune's name
+            shown = tree.unit(units[n - 1]).name if n == 7 else name
+            if n == 7:
+                sub.note = "tên tệp của xã khác"
+            _deliver(inbox, sub, shown, rnd, nfd=(n == 6))
             if n == 0:  # the same commune corrects its report two days later
                 fixed = {k: dict(v) for k, v in values.items()}
                 ind = next(i for i in plan.reported_indicators if i.kind == "ratio")

@@ -96,7 +96,7 @@ def read_many(
             fresh.clear()
     if store is not None and fresh:
         store.put_many(fresh, fp)
-    return results  # type: ignore[return-value]
+    return results, len(todo)  # type: ignore[return-value]
 
 
 def _freeze(row: dict) -> tuple:
