@@ -216,6 +216,8 @@ def _validate(args) -> int:
     from .validate import format_findings_table, validate_files
 
     result = validate_files(args.files, plan_ref=args.plan, feedback_dir=args.feedback)
+    if result.message:
+        print(result.message, file=sys.stderr if result.exit_code == 2 else sys.stdout)
     print(format_findings_table(result.findings))
     if args.json:
         _write_json(args.json, result.summary())
