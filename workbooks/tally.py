@@ -244,6 +244,7 @@ class _Piece:
     count: int
     height: float | None = None
     boxed: bool = False  # table rows: empty cells keep the table's borders
+    wrap: tuple[tuple[int, float], ...] = ()  # (column, width) of wrapped columns: row heights
 
 
 class _SharedStrings:
@@ -311,6 +312,9 @@ def _piece_xml(piece: _Piece, styles: _Styles, sst: _SharedStrings) -> Iterator[
         if written >= piece.count:
             raise AssertionError("a table produced more rows than announced")
         rs = str(r)
+        if piece.wrap:
+            lines = max(_lines(values[j], width) for j, width in piece.wrap)
+            ht = f' ht="{15 * lines + 2}" customHeight="1"' if lines > 1 else ""
         out.append(f'<row r="{rs}"{ht}>')
         for j, v in enumerate(values):
             t = type(v)
@@ -356,6 +360,17 @@ def _piece_xml(piece: _Piece, styles: _Styles, sst: _SharedStrings) -> Iterator[
             out.clear()
     if out:
         yield "".join(out)
+
+
+def _lines(value: Any, width: float) -> int:
+    """Lines a wrapped text takes in a column ``width`` characters wide (an estimate)."""
+    if value is None:
+        return 1
+    text = value.value if type(value) is _Fmt else value
+    if not isinstance(text, str):
+        return 1
+    per_line = max(width * 1.15, 1)
+    return min(15, sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n")))
 
 
 def _tail(v, t, key, j, piece, styles, sst, base, numeric, int_id) -> str | None:
@@ -490,7 +505,10 @@ class _Sheet:
             rows, count = (lambda: [first]), 1
         first_data = header_row + 1
         last_row = header_row + count
-        self.pieces.append(_Piece(first_data, [c.style for c in cols], rows, count, boxed=True))
+        wrap = tuple((i, c.width) for i, c in enumerate(cols) if c.style == "wrap")
+        self.pieces.append(
+            _Piece(first_data, [c.style for c in cols], rows, count, boxed=True, wrap=wrap)
+        )
         last = get_column_letter(len(cols))
         ref = f"A{header_row}:{last}{last_row}"
         table = Table(
@@ -577,6 +595,7 @@ class _Book:
         self.styles = _Styles(self.wb)
         self.sheets: list[_Sheet] = []
         self.titles: set[str] = set()
+        self.table_names: set[str] = set()
         self.today = dt.date.today()
         self.place = ""
         self.wb.properties.creator = "thidua"
@@ -908,7 +927,8 @@ def write_tally(c: Consolidation, path: str | os.PathLike) -> Path:
     _overview_sheet(book, c, rows, campaign, span, top_name)
     _results_sheet(book, rows, top_title, "ToanDonVi", top_name, by_unit["top"], campaign, span)
     for code, (name, results) in by_unit["districts"].items():
-        _results_sheet(book, rows, name, f"Huyen_{_table_id(code)}", name, results, campaign, span)
+        table = _unique_table_name(f"Huyen_{_table_id(code)}", book.table_names)
+        _results_sheet(book, rows, name, table, name, results, campaign, span)
     _commune_sheets(book, c, rows, campaign, span, top_name)
     _missed_sheet(book, c, rows, campaign, span, top_name)
     _ranking_sheet(book, c, rows, campaign, top_name)
@@ -917,6 +937,15 @@ def write_tally(c: Consolidation, path: str | os.PathLike) -> Path:
     _findings_sheet(book, c, rows, campaign, span, top_name)
     _sources_sheet(book, c, rows, campaign, span, top_name)
     return book.save(Path(path))
+
+
+def _unique_table_name(name: str, taken: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate.casefold() in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    taken.add(candidate.casefold())
+    return candidate
 
 
 def _table_id(code: str) -> str:
@@ -1338,7 +1367,7 @@ def _ranking_sheet(
         _Col("Chỉ tiêu không đạt", 11, "int"),
         _Col("Chưa có số liệu", 10, "int"),
         _Col("Mức đầy đủ số liệu", 11, "pct"),
-        _Col("Giải thích", 60),
+        _Col("Giải thích", 60, "wrap"),
     ]
     sheet = book.sheet("Xếp hạng")
     label = rows.phase_labels.get(phase, "") if phase else ""
@@ -1526,7 +1555,7 @@ def _sources_sheet(
         _Col("Đơn vị", 22),
         _Col("Đợt", 10),
         _Col("Trạng thái", 13, "status"),
-        _Col("Lý do", 40),
+        _Col("Lý do", 40, "wrap"),
         _Col("SHA-256", 20),
     ]
     sheet = book.sheet("Nguồn")

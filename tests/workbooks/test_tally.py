@@ -534,3 +534,40 @@ def test_libreoffice_prints_the_tally(written, soffice, tmp_path):
     size = next(line for line in info.stdout.splitlines() if line.startswith("Page size:"))
     width, height = (float(x) for x in size.split()[2:5:2])
     assert width > height  # landscape
+
+
+def test_a_city_without_district_level(tmp_path):
+    # after the 2025 reform, or a plan scoped to a city: communes straight under the top unit
+    plan = load_plan(PLAN)
+    units = [Unit("T", "Thành phố Thử", "district")]
+    units += [Unit(f"X{i:02d}", f"Phường {i:02d}", "commune", "T") for i in range(1, 31)]
+    roster = Roster(units)
+    c = Consolidation(plan, roster)
+    for i in range(1, 26):  # five wards never report
+        values = _v((i % 11, 10), (i % 5, 4), i % 3, i % 2)
+        sheet = SheetReport(
+            path=f"p{i}.xlsx", member=None, sheet="P", plan_id="thu", unit=f"X{i:02d}",
+            unit_name=None, phase="2", report_date=D(2025, 8, 20), prepared_by=None,
+            values=values, cells={}, findings=[], empty=False, level="commune",
+        )  # fmt: skip
+        src = Source(path=f"p{i}.xlsx", member=None, sha256=str(i).ljust(64, "0"), size=1)
+        rec = InputRecord(src.path, src.sha256, None, "accepted", None, f"X{i:02d}", "2")
+        c.inputs.append(rec)
+        c.accepted.append(Accepted(sheet, src, rec))
+    c.evaluation = evaluate(plan, roster, [a.sheet.to_report() for a in c.accepted])
+    wb = openpyxl.load_workbook(write_tally(c, tmp_path / "thanh-pho.xlsx"))
+    assert wb.sheetnames[:3] == ["Tổng quan", "Toàn thành phố", "Cấp xã"]
+    ws = wb["Tổng quan"]
+    assert any(
+        str(cell.value).startswith("20 xã có tỷ lệ chỉ tiêu đạt cao nhất") for cell in ws["A"]
+    )
+    units = table_rows(ws, "TongQuanDonVi")
+    assert len(units) == 20
+    shares = [r["Tỷ lệ đạt"] or 0 for r in units]
+    assert shares == sorted(shares, reverse=True)
+    assert len(ws._charts) == 1
+    ranked = table_rows(wb["Xếp hạng"])
+    assert {r["Cấp"] for r in ranked} == {"Cấp xã"} and len(ranked) == 30
+    top = table_rows(wb["Toàn thành phố"])
+    assert {r["Mã đơn vị"] for r in top} == {"T"}
+    assert next(r for r in top if r["Đợt"] == "Đợt 2")["Báo cáo"] == "25/30"
