@@ -66,6 +66,7 @@ from logic.plan import COMPONENT_LABELS, Indicator, Plan, Target
 from logic.targets import NOT_OCCURRED, target_text
 from logic.text import safe_for_cell
 
+from .layout import short_name
 from .save import atomic_write
 from .summary import (
     INPUT_STATES,
@@ -917,8 +918,6 @@ def write_tally(c: Consolidation, path: str | os.PathLike) -> Path:
     top_unit = top_tree.units[roots[0]] if roots else None
     top_title = top_level_name(top_unit.level, top_unit.name) if top_unit else "Toàn tỉnh"
     top_name = top_unit.name if top_unit else ""
-    from .layout import short_name
-
     book.place = short_name(top_name) if top_name else "……"
     campaign = _clean(c.plan.name)
     span = f"Từ {c.plan.start:%d/%m/%Y} đến {c.plan.end:%d/%m/%Y}"
@@ -1321,10 +1320,10 @@ def _explain_ties(items: list[_Ranked]) -> None:
         if len(group) < 2:
             continue
         for i, x in enumerate(group):
-            others = [y for y in group if y is not x]
-            names = ", ".join(y.name for y in others[:3])
-            if len(others) > 3:
-                names += f" và {len(others) - 3} đơn vị khác"
+            others = [y for y in group[:4] if y is not x][:3]  # big ties: name three
+            names = ", ".join(y.name for y in others)
+            if len(group) - 1 > 3:
+                names += f" và {len(group) - 4} đơn vị khác"
             head = f"bằng tỷ lệ chỉ tiêu đạt ({x.stat.met}/{x.stat.judged}) với {names}"
             if i > 0:
                 x.why = f"{head}; {_behind(x, group[i - 1])}"
