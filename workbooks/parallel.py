@@ -79,7 +79,10 @@ def read_many(
         i = todo[k]
         if res.ok:
             results[i] = res.value
-            fresh.append((sources[i].sha256, res.value))
+            # A refusal for want of the right password is not cached: the key holds the
+            # passwords' names, not the passwords, so the right one given later would hit it.
+            if res.value.kind != "encrypted":
+                fresh.append((sources[i].sha256, res.value))
         else:
             results[i] = WorkbookRead(
                 kind="unknown",
