@@ -267,7 +267,8 @@ def _passwords(args) -> dict[str, str]:
     for i, p in enumerate(args.password):
         out[f"*{i}"] = p
     if args.passwords:
-        for line in args.passwords.read_text(encoding="utf-8").splitlines():
+        # utf-8-sig: Notepad starts a UTF-8 file with a BOM, which would join the first name
+        for line in args.passwords.read_text(encoding="utf-8-sig").splitlines():
             if "\t" in line:
                 name, pw = line.split("\t", 1)
                 out[name.strip()] = pw
