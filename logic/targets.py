@@ -155,11 +155,16 @@ def target_text(indicator: Indicator, target: Target | None) -> str:
             return "Không tăng (kiềm chế)"
         if target.value == 0 and target.op == ">":
             return "Giảm"
-        return f"Giảm {op} {format_percent(target.value, 0 if (target.value * 100).is_integer() else 1)}"
+        return f"Giảm {op} {_pct(target.value)}"
     if indicator.kind == "ratio":
-        return f"{op} {format_percent(target.value, 0 if (target.value * 100).is_integer() else 1)}"
+        return f"{op} {_pct(target.value)}"
     if indicator.kind == "yes_no":
         return "Thực hiện"
     if indicator.kind == "all_of":
         return "Đạt tất cả: " + ", ".join(indicator.parts)
     return f"{op} {format_vn(target.value)} {indicator.unit}"
+
+
+def _pct(x: float) -> str:
+    """0.07 → "7%", 0.955 → "95,5%" (float noise in x × 100 is not a decimal)."""
+    return format_percent(x, 0 if round(x * 100, 6).is_integer() else 1)

@@ -340,3 +340,12 @@ def test_order_of_roster_does_not_matter():
     rnd.shuffle(names)
     b = evaluate(make_plan(), make_roster({"D": names}), reports, phases=["1"]).get("D", "1", "TIN")
     assert a.to_dict() == b.to_dict()
+
+
+def test_targets_read_as_the_sources_word_them():
+    from logic.targets import target_text
+
+    plan = make_plan()
+    assert target_text(plan.indicator("TP"), plan.indicator("TP").target) == "Giảm ≥ 7%"
+    assert target_text(plan.indicator("TIN"), plan.indicator("TIN").target) == "≥ 80%"
+    assert target_text(plan.indicator("TNGT1"), plan.indicator("TNGT1").target) == "Giảm"
