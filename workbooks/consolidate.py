@@ -455,8 +455,10 @@ def _reconcile_districts(out: Consolidation) -> None:
                     )
 
 
-def console_progress(stream=sys.stderr) -> Progress | None:
-    """A one-line progress display on a terminal; None (quiet) otherwise."""
+def console_progress(stream=None) -> Progress | None:
+    """A one-line progress display on a terminal (default ``sys.stderr``); None otherwise."""
+    # sys.stderr looked up now, not at import: it may have been replaced since (pytest does)
+    stream = sys.stderr if stream is None else stream
     if not stream.isatty():
         return None
     start = time.perf_counter()
