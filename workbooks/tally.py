@@ -158,7 +158,8 @@ _STYLES: dict[str, dict[str, Any]] = {
     "section": _spec(12, bold=True, border=False),
     "header": _spec(11, bold=True, h="center", wrap=True, fill=HEADER_FILL),
     "text": _spec(),
-    "wrap": _spec(wrap=True, v="top"),
+    "wrap": _spec(wrap=True),
+    "wrap_center": _spec(h="center", wrap=True),
     "code": _spec(h="center", fmt="@"),
     "center": _spec(h="center"),
     "status": _spec(bold=True, h="center"),
@@ -486,6 +487,7 @@ class _Sheet:
         *,
         status_cols: Sequence[str] = (),
         freeze: bool = True,
+        print_titles: bool = True,
     ) -> tuple[int, int]:
         """An Excel table: header row, ``count`` data rows from ``rows()``.
 
@@ -506,7 +508,7 @@ class _Sheet:
             rows, count = (lambda: [first]), 1
         first_data = header_row + 1
         last_row = header_row + count
-        wrap = tuple((i, c.width) for i, c in enumerate(cols) if c.style == "wrap")
+        wrap = tuple((i, c.width) for i, c in enumerate(cols) if c.style.startswith("wrap"))
         self.pieces.append(
             _Piece(first_data, [c.style for c in cols], rows, count, boxed=True, wrap=wrap)
         )
@@ -542,7 +544,8 @@ class _Sheet:
                 )
         if freeze and not self.frozen:
             ws.freeze_panes = f"A{first_data}"
-            ws.print_title_rows = f"{header_row}:{header_row}"
+            if print_titles:
+                ws.print_title_rows = f"{header_row}:{header_row}"
             self.frozen = True
         self.row = last_row + 1
         return header_row, last_row
@@ -981,7 +984,14 @@ def _results_sheet(
     span: str,
 ) -> None:
     sheet = book.sheet(title)
-    cols = _RESULT_COLS_HEAD + _RESULT_COLS_MID + _SHARE_COLS + _RESULT_COLS_TAIL
+    # a short, printed report: long texts wrap (the commune table does not: it is for filtering)
+    wrapped = {"Nội dung chỉ tiêu", "Còn thiếu", "Ghi chú", "Chỉ tiêu"}
+    cols = [
+        _Col(c.header, c.width, "wrap_center" if c.style == "center" else "wrap")
+        if c.header in wrapped
+        else c
+        for c in _RESULT_COLS_HEAD + _RESULT_COLS_MID + _SHARE_COLS + _RESULT_COLS_TAIL
+    ]
     sheet.header_block(
         len(cols), unit_name, f"KẾT QUẢ THỰC HIỆN CHỈ TIÊU THI ĐUA – {unit_name.upper()}",
         [campaign, span],
@@ -1101,7 +1111,8 @@ def _overview_sheet(
                 "Có" if o.interim else None,
             ]
 
-    sheet.table("TongQuanDot", cols, len(overview), phase_rows)
+    # a one-page overview: no header row repeated above the chart
+    sheet.table("TongQuanDot", cols, len(overview), phase_rows, print_titles=False)
     sheet.blank()
 
     chart_phase = rows.order[-1] if rows.order else None
@@ -1116,7 +1127,7 @@ def _overview_sheet(
         units = districts
         what = f"Tỷ lệ chỉ tiêu đạt theo huyện – {phase_text}"
     else:
-        communes = [u for u in tree.units.values() if u.level == "commune"]
+        communes = [u for u in tree.units.values() if u.level == "commune" and stats[u.code].judged]
         communes.sort(key=lambda u: (-(stats[u.code].share or 0), u.name))
         units = communes[:CHART_TOP_COMMUNES]
         what = f"{len(units)} xã có tỷ lệ chỉ tiêu đạt cao nhất – {phase_text}"
@@ -1140,7 +1151,8 @@ def _overview_sheet(
     chart = BarChart()
     chart.type = "bar"
     chart.style = 10
-    chart.title = what
+    chart.title = None  # the section title above says what it is
+    chart.gapWidth = 60
     chart.legend = None
     chart.y_axis.title = "Tỷ lệ chỉ tiêu đạt"
     chart.y_axis.number_format = "0%"
@@ -1153,9 +1165,10 @@ def _overview_sheet(
     cats = Reference(sheet.ws, min_col=2, min_row=header + 1, max_row=last)
     chart.add_data(data, titles_from_data=True)
     chart.set_categories(cats)
-    chart.width = 24
-    chart.height = min(4 + 0.55 * len(units), 40)
-    sheet.ws.add_chart(chart, f"A{last + 2}")
+    # beside the unit table, so that the overview prints on one page
+    chart.width = 16
+    chart.height = max(7.5, min(3 + 0.5 * len(units), 40))
+    sheet.ws.add_chart(chart, f"G{header - 1}")
 
 
 @dataclass
@@ -1211,10 +1224,10 @@ def _missed_sheet(
         _Col("Đơn vị", 24),
         _Col("Cấp trên", 22),
         _Col("Mã chỉ tiêu", 10, "code"),
-        _Col("Nội dung chỉ tiêu", 40),
+        _Col("Nội dung chỉ tiêu", 40, "wrap"),
         _Col("Giá trị", 12, "num"),
-        _Col("Chỉ tiêu", 16, "center"),
-        _Col("Còn thiếu", 26),
+        _Col("Chỉ tiêu", 16, "wrap_center"),
+        _Col("Còn thiếu", 26, "wrap"),
         _Col("Mức thiếu", 10, "pct"),
         _Col("Báo cáo", 10, "center"),
         _Col("Tạm tính", 9, "center"),
