@@ -195,32 +195,28 @@ class _Placed:
 
 def _place(tree: Tree, reports: list[Report]) -> tuple[dict[str, _Placed], list[Report]]:
     """Map reports onto the tree's communes; merged communes' figures add up."""
-    placed: dict[str, _Placed] = {}
-    seen_units: dict[str, set[str]] = {}
+    by_code: dict[str, dict[str, Report]] = {}
     unplaced = []
     for r in reports:
         code = tree.successor(r.unit)
         if code is None or tree.units[code].level != "commune":
             unplaced.append(r)
             continue
-        units = seen_units.setdefault(code, set())
-        if r.unit in units:  # the same unit twice: the caller dedupes; keep the later one
-            placed[code] = _Placed({}, [])
-            units.clear()
-        units.add(r.unit)
-        slot = placed.setdefault(code, _Placed({}, []))
-        slot.sources.append(r.unit)
-        for ind, comps in r.values.items():
-            if comps is None or any(v is None for v in comps.values()) or not comps:
-                slot.values.setdefault(ind, None)  # reported, but unusable
-                continue
-            have = slot.values.get(ind, {})
-            if have is None and ind in slot.values:
-                continue
-            slot.values[ind] = {k: (have or {}).get(k, 0.0) + float(v) for k, v in comps.items()}
-    for slot in placed.values():
-        for ind in [k for k, v in slot.values.items() if v is None]:
-            del slot.values[ind]
+        # the same unit twice: the caller dedupes; keep the later one (and its neighbours)
+        by_code.setdefault(code, {})[r.unit] = r
+    placed: dict[str, _Placed] = {}
+    for code, by_unit in by_code.items():
+        slot = placed[code] = _Placed({}, list(by_unit))
+        unusable: set[str] = set()
+        for r in by_unit.values():
+            for ind, comps in r.values.items():
+                if comps is None or any(v is None for v in comps.values()) or not comps:
+                    unusable.add(ind)  # reported, but a sum without it would be short
+                    continue
+                have = slot.values.get(ind, {})
+                slot.values[ind] = {k: have.get(k, 0.0) + float(v) for k, v in comps.items()}
+        for ind in unusable:
+            slot.values.pop(ind, None)
     return placed, unplaced
 
 
