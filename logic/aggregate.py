@@ -222,13 +222,15 @@ def _place(tree: Tree, reports: list[Report]) -> tuple[dict[str, _Placed], list[
 
 def _campaign_totals(plan: Plan, tree: Tree, per_phase: list[tuple[str, dict[str, _Placed]]]):
     totals: dict[str, _Placed] = {}
-    for _phase, placed in per_phase:
+    phases_in: dict[str, set[str]] = {}  # several old communes of one phase: one phase
+    for phase, placed in per_phase:
         for code, slot in placed.items():
             target_code = tree.successor(code)
             if target_code is None:
                 continue
             t = totals.setdefault(target_code, _Placed({}, [], 0))
-            t.phases += 1
+            phases_in.setdefault(target_code, set()).add(phase)
+            t.phases = len(phases_in[target_code])
             t.sources.extend(slot.sources)
             for ind, comps in slot.values.items():
                 kind = plan.indicator(ind).kind if ind in _codes(plan) else None
