@@ -7,8 +7,9 @@ national list). Every second file is then opened and saved by LibreOffice with f
 recalculated, so that it carries shared strings and cached formula values the way a file
 saved by Excel does.
 
-Generation runs on ``workers`` processes; LibreOffice converts in big batches, one
-``soffice`` process per batch with its own profile, as many batches at a time as workers.
+Generation runs on ``workers`` processes; LibreOffice converts in big batches (200 files),
+one ``soffice`` process per batch with its own profile, as many batches at a time as
+workers.
 The corpus is cached in ``workdir/corpus-n<N>-<key>/``: the key hashes everything that
 shapes the files (N, seed, roster file, plan, template and layout sources, this module's
 ``GENERATOR_VERSION``, with or without LibreOffice), so a second run reuses it and any
@@ -168,7 +169,7 @@ def build_corpus(
     roster_path: str | os.PathLike = NATIONAL_ROSTER,
     libreoffice: bool = True,
     workers: int = 2,
-    batch: int = 500,
+    batch: int = 200,
     seed: int = SEED,
     log: Log = print,
 ) -> Corpus:
@@ -320,7 +321,7 @@ def convert_with_libreoffice(
     profiles: Path,
     *,
     workers: int = 2,
-    batch: int = 500,
+    batch: int = 200,
     timeout_s: float = 3600,
     log: Log = print,
 ) -> set[str]:
@@ -328,71 +329,65 @@ def convert_with_libreoffice(
 
     One ``soffice --convert-to xlsx`` process per batch, each with a private profile that
     recalculates OOXML on load; up to ``workers`` batches at a time. LibreOffice exits 0 even
-    when a file failed to load, so success is the output file existing. A failed batch is
-    retried once file by file in smaller batches.
+    when a file failed to load, so success is the output file existing. A ``soffice`` that
+    dies partway through a batch (LibreOffice 7.4 does, after a few hundred files) leaves
+    the rest of it: those go back in the queue as a new batch, up to three times.
     """
     binary = soffice_binary()
     if binary is None:
         raise RuntimeError("LibreOffice (soffice) is not on PATH; use --no-libreoffice")
-    batches = [names[i : i + batch] for i in range(0, len(names), batch)]
-    missing = _run_batches(binary, src, out, batches, profiles, workers, timeout_s, log)
-    if missing:
-        log(f"LibreOffice: {len(missing)} files missing, retrying in small batches")
-        retry = sorted(missing)
-        small = [retry[i : i + 20] for i in range(0, len(retry), 20)]
-        missing = _run_batches(binary, src, out, small, profiles, workers, timeout_s, log)
-    return missing
-
-
-def _run_batches(
-    binary: str,
-    src: Path,
-    out: Path,
-    batches: list[list[str]],
-    profiles: Path,
-    workers: int,
-    timeout_s: float,
-    log: Log,
-) -> set[str]:
-    pending = list(enumerate(batches))
-    running: list[tuple[subprocess.Popen, list[str], float]] = []
+    size = max(1, min(batch, -(-len(names) // max(1, workers))))  # keep every worker busy
+    pending = [names[i : i + size] for i in range(0, len(names), size)]
+    tries: dict[str, int] = {}
+    running: list[tuple[subprocess.Popen, list[str], float, int]] = []
     slots = list(range(max(1, workers)))
-    done = 0
-    total = sum(len(b) for b in batches)
+    failed: set[str] = set()
+    total, done = len(names), 0
     while pending or running:
         while pending and slots:
             slot = slots.pop()
-            _k, names = pending.pop(0)
-            profile = profiles / f"p{slot}"
-            (profile / "user").mkdir(parents=True, exist_ok=True)
-            (profile / "user" / "registrymodifications.xcu").write_text(_LO_REGISTRY)
-            cmd = [
-                binary,
-                f"-env:UserInstallation={profile.resolve().as_uri()}",
-                "--headless",
-                "--norestore",
-                "--nologo",
-                "--convert-to",
-                "xlsx:Calc MS Excel 2007 XML",
-                "--outdir",
-                str(out),
-                *[str(src / name) for name in names],
-            ]
-            proc = subprocess.Popen(
-                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tempfile.gettempdir()
-            )
-            proc.slot = slot  # type: ignore[attr-defined]
-            running.append((proc, names, time.perf_counter()))
+            names_now = pending.pop(0)
+            for name in names_now:
+                tries[name] = tries.get(name, 0) + 1
+            running.append((_start_soffice(binary, src, out, names_now, profiles / f"p{slot}"),
+                            names_now, time.perf_counter(), slot))  # fmt: skip
         time.sleep(0.2)
         for item in list(running):
-            proc, names, start = item
+            proc, names_now, start, slot = item
             if proc.poll() is None and time.perf_counter() - start < timeout_s:
                 continue
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
             running.remove(item)
-            slots.append(proc.slot)  # type: ignore[attr-defined]
-            done += len(names)
-            log(f"  LibreOffice: {done}/{total} files")
-    return {name for b in batches for name in b if not (out / name).is_file()}
+            slots.append(slot)
+            missing = [name for name in names_now if not (out / name).is_file()]
+            done += len(names_now) - len(missing)
+            retry = [name for name in missing if tries[name] < 3]
+            failed.update(name for name in missing if tries[name] >= 3)
+            if retry:
+                pending.append(retry)
+            note = f" (soffice exit {proc.returncode}, {len(missing)} left)" if missing else ""
+            log(f"  LibreOffice: {done}/{total} files{note}")
+    return failed
+
+
+def _start_soffice(
+    binary: str, src: Path, out: Path, names: list[str], profile: Path
+) -> subprocess.Popen:
+    (profile / "user").mkdir(parents=True, exist_ok=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(_LO_REGISTRY)
+    cmd = [
+        binary,
+        f"-env:UserInstallation={profile.resolve().as_uri()}",
+        "--headless",
+        "--norestore",
+        "--nologo",
+        "--convert-to",
+        "xlsx:Calc MS Excel 2007 XML",
+        "--outdir",
+        str(out),
+        *[str(src / name) for name in names],
+    ]
+    with open(profile / "soffice.log", "ab") as log:
+        return subprocess.Popen(cmd, stdout=log, stderr=log, cwd=tempfile.gettempdir())

@@ -20,7 +20,8 @@ subprocess with its peak memory (sum of the RSS of the process tree, polled):
   an .xlsx. ``--baseline-sample K`` times K files and extrapolates (labelled so).
 
 It prints one table and the targets of the issue, and writes the figures to
-``WORKDIR/national-results.json``. See ``benchmarks/README.md``.
+``WORKDIR/national-results.json`` (and a copy named after the start time). See
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -641,9 +642,12 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [asdict(m) | {"files_per_s": m.files_per_s} for m in flat],
         "targets": [{"what": w, "met": m, "figures": f} for w, m, f in checks],
     }  # fmt: skip
+    text = json.dumps(result, ensure_ascii=False, indent=2, default=str)
     out = a.workdir / "national-results.json"
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    print(f"\nFigures: {out}")
+    out.write_text(text, encoding="utf-8")
+    stamp = started.replace(":", "").replace("-", "")
+    (a.workdir / f"national-results-{stamp}.json").write_text(text, encoding="utf-8")
+    print(f"\nFigures: {out} (and national-results-{stamp}.json)")
     return 0
 
 
