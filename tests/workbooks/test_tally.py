@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 import zipfile
 
 import openpyxl
@@ -572,3 +574,40 @@ def test_a_city_without_district_level(tmp_path):
     top = table_rows(wb["Toàn thành phố"])
     assert {r["Mã đơn vị"] for r in top} == {"T"}
     assert next(r for r in top if r["Đợt"] == "Đợt 2")["Báo cáo"] == "25/30"
+
+
+def test_package_is_well_formed_for_excel(written):
+    # Excel refuses ("repairs") rows out of order, cells outside their row, unknown style or
+    # shared-string indexes: check what the streamed sheets hold
+    _c, path, _wb = written
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+    with zipfile.ZipFile(path) as z:
+        styles = ET.fromstring(z.read("xl/styles.xml"))
+        xfs = len(styles.find("m:cellXfs", ns))
+        sst = ET.fromstring(z.read("xl/sharedStrings.xml"))
+        strings = len(sst.findall("m:si", ns))
+        assert int(sst.get("uniqueCount")) == strings
+        types = z.read("[Content_Types].xml").decode()
+        assert "/xl/sharedStrings.xml" in types
+        assert "sharedStrings.xml" in z.read("xl/_rels/workbook.xml.rels").decode()
+        sheets = [n for n in z.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)]
+        assert len(sheets) == 11
+        for name in sheets:
+            root = ET.fromstring(z.read(name))
+            last_row = 0
+            for row in root.find("m:sheetData", ns):
+                r = int(row.get("r"))
+                assert r > last_row, (name, r)
+                last_row = r
+                last_col = 0
+                for cell in row:
+                    letters, number = re.fullmatch(r"([A-Z]+)(\d+)", cell.get("r")).groups()
+                    assert int(number) == r
+                    col = openpyxl.utils.column_index_from_string(letters)
+                    assert col > last_col, (name, cell.get("r"))
+                    last_col = col
+                    assert int(cell.get("s", 0)) < xfs
+                    if cell.get("t") == "s":
+                        assert int(cell.find("m:v", ns).text) < strings
+            dim = root.find("m:dimension", ns).get("ref")
+            assert int(re.search(r"(\d+)$", dim).group(1)) == last_row, name
