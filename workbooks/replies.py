@@ -118,9 +118,10 @@ def write_replies(
     out.mkdir(parents=True, exist_ok=True)
     taken = {p.name.casefold() for p in out.iterdir()} if out.exists() else set()
     written: list[Path] = []
+    addresses = _units_by_address(c)
     for sub in _submissions(c):
         if sub.findings:
-            written.extend(_reply(c, sub, out, taken))
+            written.extend(_reply(c, sub, out, taken, addresses))
     for unit, phases in _missing_by_unit(c, today):
         path = _reminder(c, unit, phases, out, taken)
         if path is not None:
@@ -202,7 +203,9 @@ def _missing_by_unit(c: Consolidation, today: dt.date) -> list[tuple[Unit, list[
 # --- replies --------------------------------------------------------------------------
 
 
-def _reply(c: Consolidation, sub: _Submission, out: Path, taken: set[str]) -> list[Path]:
+def _reply(
+    c: Consolidation, sub: _Submission, out: Path, taken: set[str], addresses: dict[str, Unit]
+) -> list[Path]:
     names = [_unit_name(c, u) for u in sub.units]
     who = names[0] if names else sub.label
     if len(names) > 1:
@@ -229,7 +232,7 @@ def _reply(c: Consolidation, sub: _Submission, out: Path, taken: set[str]) -> li
             written.append(path)
             attachment = (name, path.read_bytes())
     to = _recipients(c, sub)
-    body = _reply_body(c, sub, who, findings, attachment[0] if attachment else None)
+    body = _reply_body(c, sub, who, findings, attachment[0] if attachment else None, addresses)
     msg = _draft(to, subject, body)
     if attachment is not None:
         msg.add_attachment(
@@ -245,20 +248,31 @@ def _reply(c: Consolidation, sub: _Submission, out: Path, taken: set[str]) -> li
 
 
 def _reply_body(
-    c: Consolidation, sub: _Submission, who: str, findings: list[Finding], attached: str | None
+    c: Consolidation,
+    sub: _Submission,
+    who: str,
+    findings: list[Finding],
+    attached: str | None,
+    addresses: dict[str, Unit],
 ) -> str:
     errors = sum(1 for f in findings if f.severity == "error")
     warnings = len(findings) - errors
     phases = ", ".join(phase_label(c.plan, p) for p in sub.phases)
     received = _when(sub.received)
-    lines = [f"Kính gửi: {who},", ""]
+    # the sender may be another unit than the one the report names (a file sent for, or
+    # by mistake as, another commune): greet the sender, say whose report it is
+    addr = _address(sub.sender)
+    sender_unit = addresses.get(addr.lower()) if addr else None
+    greet = sender_unit.name if sender_unit is not None else who
+    lines = [f"Kính gửi: {greet},", ""]
     what = "báo cáo kết quả thực hiện chỉ tiêu thi đua"
     if phases:
         what += f" {phases}"
-    lines.append(
-        f"Đã nhận {what} của đơn vị (tệp “{sub.label}”{f', nhận lúc {received}' if received else ''})"
-        f" thuộc {c.plan.name}."
-    )
+    whose = "của đơn vị"
+    if sender_unit is not None and sender_unit.code not in sub.units and sub.units:
+        whose = f"ghi đơn vị {who} do đơn vị gửi"
+    when = f", nhận lúc {received}" if received else ""
+    lines.append(f"Đã nhận {what} {whose} (tệp “{sub.label}”{when}) thuộc {c.plan.name}.")
     accepted = any(r.status == "accepted" for r in sub.records) or (
         sub.source is not None and not sub.records
     )
@@ -390,6 +404,11 @@ def _address(text: str | None) -> str | None:
     if "@" not in addr or any(ch.isspace() or ord(ch) < 32 for ch in addr):
         return None
     return addr
+
+
+def _units_by_address(c: Consolidation) -> dict[str, Unit]:
+    """Registered address → its unit (the latest record)."""
+    return {e.lower(): u for u in c.roster.units for e in u.email}
 
 
 def _unit_name(c: Consolidation, code: str) -> str:

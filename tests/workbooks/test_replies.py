@@ -81,6 +81,8 @@ def run(tmp_path_factory):
     third = filled("C3", root / "xa-so-3.xlsx", D(2025, 2, 3), (12, 10), (1, 3))
     _mail(inbox / "thu-xa-3.eml", "Xã Số 3 <xa3@example.vn>", "Báo cáo xã số 3.xlsx",
           third.read_bytes())  # fmt: skip
+    fifth = filled("C5", root / "xa-so-5.xlsx", D(2025, 2, 3), (12, 10), (1, 3))
+    _mail(inbox / "thu-ho.eml", "xa1@example.vn", "Báo cáo xã số 5.xlsx", fifth.read_bytes())
     _mail(inbox / "thu-rac.eml", "xa4@example.vn", "bao-cao.xlsx", b"day khong phai bang tinh\n")
     c = consolidate([inbox], PLAN, ROSTER, use_cache=False, workers=1)
     out = root / "tra-loi"
@@ -106,6 +108,8 @@ def test_files_written(run):
             "Phản hồi – Xã Số 3 – Đợt 1.xlsx",
             "Phản hồi – Xã Số 3 – Đợt 1.eml",
             "Phản hồi – thu-rac › bao-cao.eml",
+            "Phản hồi – Xã Số 5 – Đợt 1.xlsx",
+            "Phản hồi – Xã Số 5 – Đợt 1.eml",
             "Nhắc báo cáo – Xã Số 4 – Đợt 1.eml",
         ]
     )
@@ -156,6 +160,18 @@ def test_reply_to_an_emailed_report_goes_to_its_sender(run):
     lines = body(msg)
     assert any("tệp “thu-xa-3.eml › Báo cáo xã số 3.xlsx”" in line for line in lines)
     assert any(line.startswith("1. [Lỗi] ") and "lớn hơn" in line for line in lines)
+
+
+def test_a_report_sent_by_another_unit_greets_the_sender(run):
+    _c, out, _written = run
+    msg = parse(out / "Phản hồi – Xã Số 5 – Đợt 1.eml")
+    assert msg["To"] == "xa1@example.vn"
+    assert msg["Subject"] == "Phản hồi báo cáo thi đua – Xã Số 5 – Đợt 1"
+    lines = body(msg)
+    assert lines[0] == "Kính gửi: Xã Số 1,"
+    assert lines[2].startswith(
+        "Đã nhận báo cáo kết quả thực hiện chỉ tiêu thi đua Đợt 1 ghi đơn vị Xã Số 5 do đơn vị gửi"
+    )
 
 
 def test_a_rejected_file_is_answered_too(run):
