@@ -7,6 +7,13 @@ serves them through an import hook, and star-imports the UDF and button modules.
 keep their own names and namespaces and import lazily in their natural order, exactly as
 from files; tracebacks show ``<thidua>/logic/….py`` with the source line.
 
+Of ``workbooks`` (files, readers, writers) only the pure modules the add-in shares with
+the batch command are embedded: ``workbooks.layout`` (the report sheet as data) and
+``workbooks.locate`` (finding the report in a grid), with the empty package module. Any
+other ``workbooks`` import, or one of theirs beyond ``logic`` and the standard library, is
+refused. ``addin.classic`` (the classic-only folder consolidation) is not reachable from
+the entry modules and never embedded.
+
 ``requirements.txt`` lists xlwings (pinned) and the third-party packages those modules
 import: pinned to the installed version, except packages Pyodide builds itself (pydantic,
 pandas, numpy…), whose version Pyodide decides.
@@ -25,8 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY_MODULES = ("addin.udfs", "addin.buttons")
 ALWAYS_PACKAGES = ("logic",)
-LOCAL_PACKAGES = ("logic", "addin")
-FORBIDDEN = ("workbooks", "xlwings_server", "openpyxl", "python_calamine", "uvicorn")
+LOCAL_PACKAGES = ("logic", "addin", "workbooks")
+#: The only ``workbooks`` modules that may be embedded (pure: logic and stdlib only).
+ALLOWED_WORKBOOKS = frozenset({"workbooks", "workbooks.layout", "workbooks.locate"})
+FORBIDDEN = ("xlwings_server", "openpyxl", "python_calamine", "uvicorn")
 # Built by Pyodide (compiled or tied to compiled parts): never pin.
 PYODIDE_PROVIDED = frozenset(
     {"pydantic", "pydantic-core", "numpy", "pandas", "python-dateutil", "pytz", "tzdata"}
@@ -293,10 +302,18 @@ def _local_imports(module: EmbeddedModule, root: Path) -> list[str]:
             continue
         if _module_path(absolute, root) is None:
             raise LiteExportError(f"{module.name} imports {absolute}, which does not exist")
-        result.append(absolute)
+        found = [absolute]
         for alias in names:
             if alias != "*" and _module_path(f"{absolute}.{alias}", root) is not None:
-                result.append(f"{absolute}.{alias}")
+                found.append(f"{absolute}.{alias}")
+        for name in found:
+            if name.split(".")[0] == "workbooks" and name not in ALLOWED_WORKBOOKS:
+                raise LiteExportError(
+                    f"{module.name} imports {name}, which cannot run in xlwings Lite (of "
+                    f"workbooks only {', '.join(sorted(ALLOWED_WORKBOOKS - {'workbooks'}))} "
+                    "are pure)"
+                )
+        result.extend(found)
     return result
 
 

@@ -14,11 +14,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,11 +37,20 @@ START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
 
 
+#: Compiled modules of the fresh interpreters (server, runners), outside the source tree
+#: and the venv: with bytecode writing off and no .pyc in site-packages, every interpreter
+#: would compile pandas (imported by xlwings) again, 6 s instead of 2 s per interpreter.
+PYCACHE = Path(tempfile.gettempdir()) / f"thidua-test-pycache-{getpass.getuser()}"
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without XLWINGS_*/THIDUA_* settings, plus ``extra``."""
+    """This process's environment without XLWINGS_*/THIDUA_* settings, plus ``extra``;
+    bytecode is cached in :data:`PYCACHE`."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("XLWINGS_", "THIDUA_", "DOTENV_"))
     }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     env.update(extra)
     return env
 
@@ -270,7 +281,7 @@ def book_payload_from_xlsx(
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def book_payload() -> Callable[..., dict[str, Any]]:
     """``book_payload(path, include=None, active=None, selection="A1")`` → a fresh payload."""
     return book_payload_from_xlsx
@@ -310,3 +321,182 @@ def python_runner() -> Callable[..., Any]:
 def make_udf_body() -> Callable[..., dict[str, Any]]:
     """``make_udf_body(name, *args2d)`` → the custom-function call body Office.js posts."""
     return udf_body
+
+
+# --- reporting workbooks made by the project's own template ------------------------------
+
+
+@pytest.fixture(scope="session")
+def plan_and_roster() -> Callable[[str], tuple[Any, Any]]:
+    """``plan_and_roster(plan_id)`` → (bundled plan, its bundled roster), loaded once."""
+    from workbooks.plans import load
+    from workbooks.rosters import load_roster
+
+    cache: dict[str, tuple[Any, Any]] = {}
+
+    def get(plan_id: str) -> tuple[Any, Any]:
+        if plan_id not in cache:
+            plan = load(plan_id)
+            cache[plan_id] = (plan, load_roster(plan.roster) if plan.roster else None)
+        return cache[plan_id]
+
+    return get
+
+
+def combine_reports(
+    paths: list[Path], out: Path, *, edit: Callable[[Any], None] | None = None
+) -> Path:
+    """One workbook holding the report sheet of each template in ``paths`` (values and
+    formulas, as a district clerk pastes them), the first template's other sheets
+    ("Hướng dẫn", the hidden "_thidua") kept. ``edit(workbook)`` may change it before saving.
+    """
+    from openpyxl import load_workbook
+
+    wb = load_workbook(paths[0])
+    for i, path in enumerate(paths[1:], start=1):
+        src = load_workbook(path).worksheets[0]
+        ws = wb.create_sheet(src.title, i)
+        for row in src.iter_rows():
+            for c in row:
+                if c.value is not None:
+                    ws.cell(c.row, c.column, c.value)
+    if edit is not None:
+        edit(wb)
+    wb.save(out)
+    return out
+
+
+@pytest.fixture(scope="session", name="combine_reports")
+def combine_reports_fixture() -> Callable[..., Path]:
+    """``combine_reports(paths, out, edit=None)``: see :func:`combine_reports`."""
+    return combine_reports
+
+
+def grid_of(path: Path, sheet: str | int = 0) -> list[list[Any]]:
+    """A sheet's values from A1 as Office.js sends a range argument (empty cells None)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, data_only=True)
+    ws = wb.worksheets[sheet] if isinstance(sheet, int) else wb[sheet]
+    rows = []
+    for row in ws.iter_rows():
+        rows.append([_udf_value(c.value) for c in row])
+    return rows
+
+
+def _udf_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value
+        return float((day - dt.date(1899, 12, 30)).days)
+    return value
+
+
+@pytest.fixture(scope="session", name="grid_of")
+def grid_of_fixture() -> Callable[..., list[list[Any]]]:
+    """``grid_of(path, sheet=0)`` → the sheet's values as a custom function receives them."""
+    return grid_of
+
+
+# --- the same calls without HTTP: in-process (modules) and xlwings Lite (main.py) --------
+
+RUN_CASES = r"""
+import asyncio, copy, json, sys
+from pathlib import Path
+MODE, CASES, MAIN, ROOT = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+if MODE == "lite":
+    import importlib.util
+    root = Path(ROOT).resolve()
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != root]
+    sys.path_importer_cache.clear()
+    assert importlib.util.find_spec("addin") is None, "the project is still importable"
+    spec = importlib.util.spec_from_file_location("main", MAIN)
+    main = importlib.util.module_from_spec(spec)
+    sys.modules["main"] = main
+    spec.loader.exec_module(main)
+    funcs = scripts = main
+else:
+    from addin import runtime
+    runtime.prepare()
+    import addin.udfs as funcs, addin.buttons as scripts
+import xlwings as xw
+import xlwings.server
+out = []
+for case in json.loads(Path(CASES).read_text("utf-8")):
+    try:
+        if case["kind"] == "udf":
+            result = asyncio.run(xlwings.server.custom_functions_call(case["body"], funcs))
+            out.append({"status": 200, "json": {"result": result}})
+        else:
+            book = xw.Book(json=copy.deepcopy(case["body"]))
+            book = asyncio.run(xlwings.server.custom_scripts_call(
+                scripts, case["name"], typehint_to_value={xw.Book: book}))
+            out.append({"status": 200, "json": book.json()})
+    except xw.XlwingsError as e:
+        out.append({"status": 400, "text": str(e)})
+print(json.dumps({
+    "answers": out,
+    "functions": sorted(f["name"] for f in xlwings.server.custom_functions_meta(funcs)["functions"]),
+    "scripts": sorted(m["function_name"] for m in xlwings.server.custom_scripts_meta(scripts)),
+}))
+"""
+
+
+def run_cases(
+    cases: list[dict[str, Any]], tmp: Path, *, lite_main: Path
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run UDF and script cases without HTTP, in-process and as xlwings Lite; one answer
+    per case from each.
+
+    A case is ``{"kind": "udf", "body": …}`` or ``{"kind": "script", "name": …, "body":
+    book payload}``. Two fresh interpreters run side by side: the project's modules after
+    ``addin.runtime.prepare()`` (what xlwings Server runs), and ``lite_main`` in an
+    interpreter that cannot import the project, in server mode (what xlwings Lite runs).
+    Each gives ``{"answers": [one per case, shaped as by http_answer], "functions":
+    [names it registers], "scripts": [names]}``.
+    """
+    cases_file = tmp / "cases.json"
+    cases_file.write_text(json.dumps(cases), encoding="utf-8")
+    procs = []
+    for mode in ("modules", "lite"):
+        env = clean_env()
+        if mode == "lite":
+            env.update(XLWINGS_ON_SERVER="true", XLWINGS_LICENSE_KEY="noncommercial")
+        command = [
+            sys.executable,
+            "-c",
+            RUN_CASES,
+            mode,
+            str(cases_file),
+            str(lite_main),
+            str(ROOT),
+        ]
+        procs.append(
+            subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, encoding="utf-8",
+            )
+        )  # fmt: skip
+    answers = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=180)
+        if proc.returncode != 0:
+            raise AssertionError(f"subprocess failed ({proc.returncode}):\n{err[-4000:]}")
+        answers.append(json.loads(out.strip().splitlines()[-1]))
+    return answers[0], answers[1]
+
+
+def http_answer(response: httpx.Response) -> dict[str, Any]:
+    """A server response in the shape :func:`run_cases` answers."""
+    if response.status_code == 200:
+        return {"status": 200, "json": response.json()}
+    return {"status": response.status_code, "text": response.text}
+
+
+@pytest.fixture(scope="session", name="run_cases")
+def run_cases_fixture() -> Callable[..., tuple[dict[str, Any], dict[str, Any]]]:
+    return run_cases
+
+
+@pytest.fixture(scope="session", name="http_answer")
+def http_answer_fixture() -> Callable[[httpx.Response], dict[str, Any]]:
+    return http_answer

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import ast
-import json
+import sys
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from addin.lite import LiteExportError, collect_modules, export_lite
+from addin.lite import LiteExportError, _imports, collect_modules, export_lite
 
 ROOT = Path(__file__).resolve().parents[2]
 
-UDF = "TD_ECHO_SUM"
-UDF_ARGS = ([[1, 2], [3, None]],)
-UDF_RESULT = [[6.0]]
-SCRIPT = "hello"
+UDF = "TD_TY_LE"
+UDF_ARGS = ([[8], [0]], [[10], [0]])
+UDF_RESULT = [[0.8], ["Không phát sinh"]]
+UDF_BAD_ARGS = ([[1], [2]], [[1], [2], [3]])  # ranges of different sizes
+SCRIPT = "kiem_tra_bao_cao"
 
 # Loads main.py the way a fresh interpreter without this project would: the project
 # root is taken off sys.path first, so every local module must come from main.py.
@@ -74,7 +75,12 @@ def test_main_embeds_all_of_logic_and_the_entry_modules(exported):
     }
     assert logic <= names
     assert {"addin", "addin.udfs", "addin.buttons"} <= names
-    assert not names & {"addin.serve", "addin.lite"}
+    assert {"workbooks", "workbooks.layout", "workbooks.locate"} <= names
+    assert not names & {"addin.serve", "addin.lite", "addin.runtime", "addin.classic"}
+    assert not {n for n in names if n.startswith("workbooks.")} - {
+        "workbooks.layout",
+        "workbooks.locate",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +99,7 @@ out = {{
     "on_server": os.environ.get("XLWINGS_ON_SERVER"),
 }}
 try:
-    main.{UDF}([["không phải số"]])
+    main.{UDF}(*{UDF_BAD_ARGS!r})
 except Exception:
     out["traceback"] = traceback.format_exc()
 load_main()
@@ -106,7 +112,7 @@ print(json.dumps(out))
 
 
 def test_main_runs_without_the_project_and_without_server_mode(standalone):
-    assert standalone["value"] == UDF_RESULT[0][0]
+    assert standalone["value"] == UDF_RESULT
     assert standalone["script"] is True
     assert standalone["origin"] == "<thidua>/logic/findings.py"
     assert standalone["server"] is False
@@ -123,70 +129,61 @@ def test_traceback_shows_embedded_source(standalone):
     assert "raise xw.XlwingsError(" in standalone["traceback"]
 
 
-def test_main_serves_the_lite_protocol_like_the_server(
-    exported, python_runner, clean_env, make_udf_body, book_payload, server, tmp_path
-):
-    """With xlwings' Office.js decorators on (as in Lite), main.py answers like the server."""
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    wb.active.title = "Báo cáo"
-    wb.active["A1"] = "Chỉ tiêu"
-    xlsx = tmp_path / "bao-cao.xlsx"
-    wb.save(xlsx)
-    cases = tmp_path / "cases.json"
-    cases.write_text(
-        json.dumps({"udf": make_udf_body(UDF, *UDF_ARGS), "book": book_payload(xlsx)}), "utf-8"
-    )
-    body = f"""
-import asyncio
-import xlwings as xw, xlwings.server
-main = load_main()
-cases = json.loads(Path({str(cases)!r}).read_text("utf-8"))
-meta = xlwings.server.custom_functions_meta(main)
-result = asyncio.run(xlwings.server.custom_functions_call(cases["udf"], main))
-book = asyncio.run(xlwings.server.custom_scripts_call(
-    main, {SCRIPT!r}, typehint_to_value={{xw.Book: xw.Book(json=cases["book"])}}))
-print(json.dumps({{
-    "functions": sorted(f["name"] for f in meta["functions"]),
-    "scripts": sorted(m["function_name"] for m in xlwings.server.custom_scripts_meta(main)),
-    "result": result,
-    "actions": book.json()["actions"],
-}}))
-"""
-    env = clean_env(XLWINGS_ON_SERVER="true", XLWINGS_LICENSE_KEY="noncommercial")
-    out = python_runner(_script(body, exported[0]), env=env)
-
-    server_functions = server.request("GET", "/xlwings/custom-functions-meta").json()["functions"]
-    assert out["functions"] == sorted(f["name"] for f in server_functions)
-    server_scripts = server.request("GET", "/xlwings/custom-scripts-meta").json()
-    assert out["scripts"] == sorted(m["function_name"] for m in server_scripts)
-    assert {"result": out["result"]} == server.call_udf(UDF, *UDF_ARGS).json()
-    assert out["actions"] == server.call_script(SCRIPT, book_payload(xlsx)).json()["actions"]
-
-
-def _tree(tmp_path: Path, udfs: str) -> Path:
-    for package in ("logic", "addin"):
+def _tree(tmp_path: Path, udfs: str, layout: str = "from logic import core\n") -> Path:
+    for package in ("logic", "addin", "workbooks"):
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("")
     (tmp_path / "logic" / "core.py").write_text("import pydantic\nX = 1\n")
     (tmp_path / "addin" / "udfs.py").write_text(udfs)
     (tmp_path / "addin" / "buttons.py").write_text("import xlwings as xw\n")
+    (tmp_path / "workbooks" / "layout.py").write_text(layout)
+    (tmp_path / "workbooks" / "locate.py").write_text("import re\nfrom logic.core import X\n")
+    (tmp_path / "workbooks" / "reader.py").write_text("import openpyxl\n")
+    (tmp_path / "workbooks" / "template.py").write_text("from .layout import *\n")
     return tmp_path
 
 
 @pytest.mark.parametrize(
-    "udfs",
+    ("udfs", "layout"),
     [
-        "import workbooks.reader\n",
-        "def f():\n    from xlwings_server.config import settings\n",
-        "from logic import missing_module\nfrom logic.nowhere import x\n",
+        ("import workbooks.reader\n", ""),
+        ("from workbooks import template\n", ""),
+        ("def f():\n    from workbooks.template import write_template\n", ""),
+        ("from workbooks.layout import X\n", "import openpyxl\nX = 1\n"),
+        ("from workbooks.layout import X\n", "from .reader import *\nX = 1\n"),
+        ("def f():\n    from xlwings_server.config import settings\n", ""),
+        ("from logic import missing_module\nfrom logic.nowhere import x\n", ""),
     ],
-    ids=["workbooks", "xlwings-server-lazily", "missing"],
+    ids=[
+        "workbooks-reader",
+        "workbooks-template-from-import",
+        "workbooks-template-lazily",
+        "layout-imports-openpyxl",
+        "layout-imports-reader",
+        "xlwings-server-lazily",
+        "missing",
+    ],
 )
-def test_export_refuses_what_cannot_run_in_lite(tmp_path, udfs):
+def test_export_refuses_what_cannot_run_in_lite(tmp_path, udfs, layout):
     with pytest.raises(LiteExportError):
-        export_lite(tmp_path / "out", root=_tree(tmp_path, udfs))
+        export_lite(tmp_path / "out", root=_tree(tmp_path, udfs, layout or "X = 1\n"))
+
+
+def test_the_two_pure_workbooks_modules_are_embedded(tmp_path):
+    udfs = "from workbooks.layout import X\nfrom workbooks import locate\n"
+    names = {
+        m.name
+        for m in collect_modules(root=_tree(tmp_path, udfs, "from logic import core\nX = 1\n"))
+    }
+    assert {"workbooks", "workbooks.layout", "workbooks.locate", "logic.core"} <= names
+    assert not names & {"workbooks.reader", "workbooks.template"}
+
+
+def test_the_project_s_layout_and_locate_import_only_logic_and_the_standard_library():
+    for name in ("workbooks.layout", "workbooks.locate"):
+        module = next(m for m in collect_modules() if m.name == name)
+        tops = {n.split(".")[0] for n, level in _imports(module) if not level}
+        assert tops <= {"logic", "__future__"} | set(sys.stdlib_module_names), (name, tops)
 
 
 def test_type_checking_imports_and_relative_imports(tmp_path):

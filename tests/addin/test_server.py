@@ -1,11 +1,12 @@
 """The add-in through a real xlwings Server (``python -m addin.serve``) on 127.0.0.1.
 
-Names of the demo UDFs and script are gathered below: when ``addin/udfs.py`` and
-``addin/buttons.py`` get their real content, point these at real functions.
+The plumbing (manifest, auth, limits, errors) with one real function and one real button;
+every function and button is exercised in ``test_udfs.py`` and ``test_buttons.py``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import subprocess
@@ -21,26 +22,37 @@ from pydantic import SecretStr
 
 ROOT = Path(__file__).resolve().parents[2]
 
-UDF = "TD_ECHO_SUM"
-UDF_DOC = "Cộng tất cả các số trong một vùng ô; báo lỗi nếu có ô không phải là số."
-UDF_ARG_DOC = "Vùng ô chứa các số cần cộng (ô trống được bỏ qua)."
-UDF_ARGS = ([[1, 2], [3, None]],)
-UDF_RESULT = [[6.0]]
-UDF_BAD_ARGS = ([[1, "abc"]],)
-UDF_ERROR = "Ô ở dòng 1, cột 2 của vùng không phải là số: “abc”."
-SCRIPT = "hello"
-SCRIPT_HELPER = "do_hello"  # a plain function of addin.buttons: must not be callable
-EXPECTED_ACTIONS = [
-    ("setValues", None),
-    ("setRangeColor", ["#FFF2CC"]),
-    ("addNote", ["$A$1", "Ô này do add-in Thi đua ghi."]),
-    ("addSheet", [2, "Kết quả"]),
-]
+UDF = "TD_TY_LE"
+UDF_DOC = "Tỷ lệ tử số / mẫu số (0,8 là 80%); “Không phát sinh” khi cả hai bằng 0."
+UDF_ARG_DOC = "Tử số: số đạt, số đã giải quyết… (một ô hoặc một cột)."
+UDF_ARGS = ([[8], [0], [None]], [[10], [0], [5]])
+UDF_RESULT = [[0.8], ["Không phát sinh"], [""]]
+UDF_BAD_ARGS = ([[1], [2]], [[1], [2], [3]])
+UDF_ERROR = (
+    "Các vùng phải cùng kích thước (hoặc chỉ là một ô): vùng tử số có 2 dòng × 1 cột, "
+    "vùng mẫu số có 3 dòng × 1 cột."
+)
+SCRIPT = "kiem_tra_bao_cao"
+SCRIPT_LABEL = "Kiểm tra báo cáo"
+SCRIPT_HELPER = "do_kiem_tra_bao_cao"  # a plain function of addin.buttons: must not be callable
 MAX_BYTES = 5 * 1024 * 1024
+DAY = dt.date(2025, 2, 3)
 
 
 @pytest.fixture
-def report_xlsx(tmp_path: Path) -> Path:
+def report_xlsx(tmp_path: Path, plan_and_roster) -> Path:
+    """A commune's reporting workbook from the template, one figure typed as a word."""
+    from workbooks.template import write_template
+
+    plan, roster = plan_and_roster("uong-bi-2024")
+    values = {i.code: dict.fromkeys(i.components, 1) for i in plan.reported_indicators}
+    values["CT01"] = {"numerator": "tám", "denominator": 10}
+    path = tmp_path / "bao-cao.xlsx"
+    return write_template(plan, roster, "06808", "1", path, report_date=DAY, values=values)
+
+
+@pytest.fixture
+def toy_xlsx(tmp_path: Path) -> Path:
     """A two-sheet workbook as a commune might send it."""
     wb = Workbook()
     ws = wb.active
@@ -77,7 +89,7 @@ def test_scripts_meta_lists_only_scripts(server):
     names = [m["function_name"] for m in meta]
     assert SCRIPT in names
     assert SCRIPT_HELPER not in names
-    assert "hello_macro" not in names
+    assert f"{SCRIPT}_macro" not in names
 
 
 def test_functions_code_registers_udf(server):
@@ -90,7 +102,7 @@ def test_taskpane_has_a_button_per_script_and_the_token_form(server):
     scripts = server.request("GET", "/xlwings/custom-scripts-meta").json()
     assert html.count("xw-click=") == len(scripts)
     assert f'xw-click="{SCRIPT}"' in html
-    assert "Chào hỏi (thử add-in)" in html
+    assert SCRIPT_LABEL in html
     assert 'id="thidua-token-form"' in html
 
 
@@ -110,26 +122,28 @@ def test_script_returns_actions(call_script, book_payload, report_xlsx):
     response = call_script(SCRIPT, book_payload(report_xlsx))
     assert response.status_code == 200, response.text
     actions = response.json()["actions"]
-    assert [(a["func"], a["args"] if a["func"] != "setValues" else None) for a in actions] == (
-        EXPECTED_ACTIONS
-    )
-    set_values = actions[0]
-    assert set_values["values"] == [["Xin chào, đồng chí!"]]
-    assert (set_values["sheet_position"], set_values["start_row"], set_values["start_column"]) == (
-        0,
-        0,
-        0,
-    )
+    color, note, add = actions[:3]
+    assert (color["func"], color["args"], color["start_row"], color["start_column"]) == (
+        "setRangeColor",
+        ["#FFC7CE"],
+        16,
+        5,
+    )  # F17, 0-based
+    assert note["func"] == "addNote" and note["args"][0] == "$F$17"
+    assert note["args"][1].startswith("[Lỗi] Chỉ tiêu CT01: “tám”")
+    assert (add["func"], add["args"]) == ("addSheet", [3, "Kết quả kiểm tra"])
+    assert actions[-1]["func"] == "alert"
+    assert "1 lỗi, 0 cảnh báo" in actions[-1]["args"][0]
 
 
-def test_book_payload_matches_the_workbook(book_payload, report_xlsx):
-    payload = book_payload(report_xlsx, include=["Báo cáo"])
+def test_book_payload_matches_the_workbook(book_payload, toy_xlsx):
+    payload = book_payload(toy_xlsx, include=["Báo cáo"])
     first, second = payload["sheets"]
     assert first["values"] == [["Chỉ tiêu", "Số liệu"], ["Tỷ lệ", 0.8]]
     assert first["used_range_address"] == "A1:B2"
     assert second["values"] == [[]]  # not included: sent without values
     assert second["used_range_address"] == "C3:C3"
-    full = book_payload(report_xlsx)["sheets"][1]["values"]
+    full = book_payload(toy_xlsx)["sheets"][1]["values"]
     assert full == [["", "", ""], ["", "", ""], ["", "", "xã Đông Sơn"]]
 
 
@@ -289,56 +303,27 @@ def test_asgi_refuses_xlwings_default_settings(asgi_module):
         asgi_module.check_settings(SimpleNamespace(auth_providers=[], addin_token=None))
 
 
-IN_PROCESS = r"""
-import asyncio, json
-from addin import runtime
-runtime.prepare()
-import xlwings as xw
-import xlwings.server
-import addin.udfs, addin.buttons
-cases = json.loads(open("CASES", encoding="utf-8").read())
-out = {"results": [], "cell_fix": runtime.cell_fix_applied()}
-for body in cases["udfs"]:
-    try:
-        out["results"].append({"result": asyncio.run(xlwings.server.custom_functions_call(body, addin.udfs))})
-    except xw.XlwingsError as e:
-        out["results"].append({"error": str(e)})
-book = xw.Book(json=cases["book"])
-book = asyncio.run(xlwings.server.custom_scripts_call(addin.buttons, cases["script"], typehint_to_value={xw.Book: book}))
-out["actions"] = book.json()["actions"]
-print(json.dumps(out))
-"""
-
-
-def test_in_process_calls_give_the_server_results(
-    server, python_runner, make_udf_body, book_payload, report_xlsx, tmp_path
-):
-    """What xlwings Lite does: call the modules without HTTP; same answers as the server."""
-    udfs = [make_udf_body(UDF, *UDF_ARGS), make_udf_body(UDF, *UDF_BAD_ARGS)]
-    cases = {"udfs": udfs, "book": book_payload(report_xlsx), "script": SCRIPT}
-    cases_file = tmp_path / "cases.json"
-    cases_file.write_text(json.dumps(cases), encoding="utf-8")
-    out = python_runner(IN_PROCESS.replace("CASES", cases_file.as_posix()))
-
-    assert out["cell_fix"] is True
-    assert out["results"][0] == server.call_udf(UDF, *UDF_ARGS).json()
-    http_error = server.call_udf(UDF, *UDF_BAD_ARGS)
-    assert out["results"][1] == {"error": http_error.text}
-    http_actions = server.call_script(SCRIPT, book_payload(report_xlsx)).json()["actions"]
-    assert out["actions"] == http_actions
-
-
 def test_import_addin_is_runtime_neutral(python_runner):
-    """Without XLWINGS_ON_SERVER: plain functions, no xlwings_server, environment untouched."""
+    """Without XLWINGS_ON_SERVER: plain functions, no xlwings_server, environment untouched,
+    and no file-format library (the classic-only module loads ``workbooks`` lazily)."""
     out = python_runner(
         "import json, os, sys\n"
         "import addin, addin.runtime, addin.udfs, addin.buttons, addin.lite, addin.serve\n"
+        "import addin.classic, addin.sheets, addin.state, addin.report, addin.assess\n"
         f"print(json.dumps({{'server': 'xlwings_server' in sys.modules,"
         f" 'env': os.environ.get('XLWINGS_ON_SERVER'),"
         f" 'marked': hasattr(addin.udfs.{UDF}, '__xlfunc__'),"
+        f" 'files': sorted(m for m in ('openpyxl', 'python_calamine', 'workbooks.reader',"
+        f" 'workbooks.consolidate') if m in sys.modules),"
         f" 'value': addin.udfs.{UDF}(*{UDF_ARGS!r})}}))"
     )
-    assert out == {"server": False, "env": None, "marked": False, "value": UDF_RESULT[0][0]}
+    assert out == {
+        "server": False,
+        "env": None,
+        "marked": False,
+        "files": [],
+        "value": UDF_RESULT,
+    }
 
 
 def test_cell_fix_is_applied_and_can_be_switched_off(python_runner, clean_env):
