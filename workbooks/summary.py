@@ -157,6 +157,9 @@ def phase_overview(c: Consolidation) -> list[PhaseOverview]:
         if r.unit in tops[r.phase]:
             counts[r.phase][r.status] = counts[r.phase].get(r.status, 0) + 1
         interim[r.phase] = interim[r.phase] or r.interim
+    if ALL_PHASES in interim:
+        # the campaign so far is provisional while any of its phases is
+        interim[ALL_PHASES] = any(interim.values())
     out = []
     for p in order:
         tree = phase_tree_of(c, p)

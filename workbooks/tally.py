@@ -72,6 +72,7 @@ from .summary import (
     INPUT_STATES,
     LEVEL_LABELS,
     MISSED_ORDER_NOTE,
+    PhaseOverview,
     missed_results,
     phase_label,
     phase_order,
@@ -667,12 +668,35 @@ class _Book:
             head, tail = xml[: m.start()] + "<sheetData>", "</sheetData>" + xml[m.end() :]
         else:
             head, tail = xml[:end], xml[end:]
+        tail = _ignore_text_numbers(tail, f"A1:{get_column_letter(last_col)}{last_row}")
         with out.open(name, "w", force_zip64=zip64) as f:
             f.write(head.encode("utf-8"))
             for piece in sorted(sheet.pieces, key=lambda p: p.first_row):
                 for chunk in _piece_xml(piece, self.styles, sst):
                     f.write(chunk.encode("utf-8"))
             f.write(tail.encode("utf-8"))
+
+
+def _ignore_text_numbers(tail: str, ref: str) -> str:
+    """Silence Excel's "number stored as text" marks: codes such as "14755" are text."""
+    if "<ignoredErrors" in tail:
+        return tail
+    # schema order: … headerFooter, rowBreaks, colBreaks, ignoredErrors, drawing, …, tableParts
+    at = min(
+        (
+            i
+            for i in (
+                tail.find(t)
+                for t in ("<drawing", "<legacyDrawing", "<tableParts", "<extLst", "</worksheet>")
+            )
+            if i >= 0
+        ),
+    )
+    return (
+        tail[:at]
+        + f'<ignoredErrors><ignoredError sqref="{ref}" numberStoredAsText="1"/></ignoredErrors>'
+        + tail[at:]
+    )
 
 
 _CT_SST = (
@@ -748,9 +772,10 @@ _RESULT_COLS_TAIL = [
 class _Rows:
     """Turns results into table rows; caches per-indicator words."""
 
-    def __init__(self, c: Consolidation):
+    def __init__(self, c: Consolidation, overview: list[PhaseOverview]):
         self.c = c
         self.plan = c.plan
+        self.interim = {o.phase: o.interim for o in overview}
         self.inds: dict[str, Indicator] = {i.code: i for i in c.plan.indicators}
         self.order = phase_order(c)
         self.phase_labels = {p: phase_label(c.plan, p) for p in self.order}
@@ -823,7 +848,7 @@ class _Rows:
             gap,
             note,
             f"{r.reported}/{r.expected}",
-            "Có" if r.interim else None,
+            "Có" if r.interim or self.interim.get(r.phase) else None,
         ]
         if commune:
             row.append(self.source_of(r))
@@ -891,7 +916,7 @@ def _target_words(ind: Indicator, level: str, t: Target) -> str:
         return f"≥ {_pct_words(t.value)} số xã đạt"
     text = target_text(ind, t)
     if t.wording and (t.wording.startswith("theo tiến độ") or t.wording == "cộng các đợt"):
-        text = f"{text} ({t.wording})"
+        text = f"{text}, {t.wording}"
     return text
 
 
@@ -914,7 +939,8 @@ def write_tally(c: Consolidation, path: str | os.PathLike) -> Path:
     when the target is open in Excel; the previous file is then left as it was.
     """
     book = _Book(c)
-    rows = _Rows(c)
+    overview = phase_overview(c)
+    rows = _Rows(c, overview)
     order = rows.order
     top_tree = phase_tree_of(c, order[-1]) if order else phase_tree_of(c, c.plan.phases[-1].code)
     roots = top_tree.roots()
@@ -926,7 +952,7 @@ def write_tally(c: Consolidation, path: str | os.PathLike) -> Path:
     span = f"Từ {c.plan.start:%d/%m/%Y} đến {c.plan.end:%d/%m/%Y}"
 
     by_unit = _top_and_district_results(c, rows)
-    _overview_sheet(book, c, rows, campaign, span, top_name)
+    _overview_sheet(book, c, rows, overview, campaign, span, top_name)
     _results_sheet(book, rows, top_title, "ToanDonVi", top_name, by_unit["top"], campaign, span)
     for code, (name, results) in by_unit["districts"].items():
         table = _unique_table_name(f"Huyen_{_table_id(code)}", book.table_names)
@@ -1066,10 +1092,15 @@ def _take(it: Iterator[Any], n: int) -> Iterator[Any]:
 
 
 def _overview_sheet(
-    book: _Book, c: Consolidation, rows: _Rows, campaign: str, span: str, top_name: str
+    book: _Book,
+    c: Consolidation,
+    rows: _Rows,
+    overview: list[PhaseOverview],
+    campaign: str,
+    span: str,
+    top_name: str,
 ) -> None:
     sheet = book.sheet("Tổng quan")
-    overview = phase_overview(c)
     cols = [
         _Col("Đợt", 16),
         _Col("Từ ngày", 12, "date"),
@@ -1255,7 +1286,7 @@ def _missed_sheet(
                 r.note or (_gap_words(r, ind) if r.gap else None),
                 s,
                 f"{r.reported}/{r.expected}",
-                "Có" if r.interim else None,
+                "Có" if r.interim or rows.interim.get(r.phase) else None,
             ]
 
     sheet.table("ChuaDat", cols, len(missed), gen)

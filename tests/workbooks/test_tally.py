@@ -452,6 +452,22 @@ def test_nothing_accepted_still_gives_a_workbook(tmp_path):
     assert [(r["Xã đã báo cáo"], r["Chưa có số liệu"]) for r in phases] == [(0, 4)] * 3
 
 
+def test_interim_figures_are_marked(tmp_path):
+    # judged on 01/05/2025: phase 2 (04/02 → 19/08/2025) is still running
+    c = build()
+    c.evaluation = evaluate(
+        c.plan, c.roster, [a.sheet.to_report() for a in c.accepted], as_of=D(2025, 5, 1)
+    )
+    wb = openpyxl.load_workbook(write_tally(c, tmp_path / "tam-tinh.xlsx"))
+    rows = table_rows(wb["Toàn tỉnh"])
+    assert {r["Tạm tính"] for r in rows if r["Đợt"] == "Đợt 2"} == {"Có"}
+    assert {r["Tạm tính"] for r in rows if r["Đợt"] == "Đợt 1"} == {None}
+    # the campaign so far is provisional too
+    assert {r["Tạm tính"] for r in rows if r["Đợt"] == "Cả đợt thi đua"} == {"Có"}
+    phases = table_rows(wb["Tổng quan"], "TongQuanDot")
+    assert [r["Tạm tính"] for r in phases] == [None, "Có", "Có"]
+
+
 def test_a_long_commune_table_continues_on_more_sheets(tmp_path, monkeypatch):
     # Excel's row limit, scaled down: 5 rows per sheet instead of a million
     monkeypatch.setattr(tally, "MAX_TABLE_ROWS", 37)
