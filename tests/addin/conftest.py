@@ -30,6 +30,11 @@ from typing import Any
 import httpx
 import pytest
 
+# Tests here build xlwings' remote books in-process (xw.Book(json=…)), a part of xlwings
+# under the PolyForm Noncommercial licence: the key must be set before `import xlwings`.
+# Subprocesses get a clean environment (clean_env).
+os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+
 ROOT = Path(__file__).resolve().parents[2]
 XLWINGS_VERSION = "0.37.8"
 TEST_TOKEN = "thidua-test-token-5f0c2a7e9b"
