@@ -427,6 +427,7 @@ class _Sheet:
         self.pieces: list[_Piece] = []
         self.ncols = 1
         self.frozen = False
+        self.widths: dict[int, float] = {}  # column → width: the widest table's wins
 
     # header block ------------------------------------------------------------------
     def header_block(self, ncols: int, unit_line: str, title: str, lines: Sequence[str]) -> None:
@@ -435,7 +436,6 @@ class _Sheet:
         self.ncols = ncols = max(ncols, 6)
         left = max(2, round(ncols * 0.4))
         right = max(left + 1, ncols - max(2, round(ncols * 0.45)) + 1)
-        last = get_column_letter(ncols)
         L = get_column_letter
 
         def put(row: int, col: int, value: str, style: str, to_col: int) -> None:
@@ -459,7 +459,6 @@ class _Sheet:
         issuer_lines = max(1, math.ceil(len(plan.issuer or "") / max(left * 12, 1)))
         ws.row_dimensions[1].height = min(15 * issuer_lines + 3, 80)
         ws.row_dimensions[6].height = 18 * min(3, max(1, math.ceil(len(lines[0]) / (ncols * 11))))
-        del last
         ws.page_setup.orientation = "landscape"
         ws.page_setup.paperSize = ws.PAPERSIZE_A4
         ws.page_setup.fitToWidth = 1
@@ -526,10 +525,8 @@ class _Sheet:
         )
         ws.add_table(table)
         for i, c in enumerate(cols, start=1):
-            letter = get_column_letter(i)
-            have = ws.column_dimensions[letter].width or 0
-            if not self.frozen or c.width > have:
-                ws.column_dimensions[letter].width = max(c.width, have if self.frozen else 0)
+            self.widths[i] = max(c.width, self.widths.get(i, 0))
+            ws.column_dimensions[get_column_letter(i)].width = self.widths[i]
         for header in status_cols:
             col = get_column_letter(headers.index(header) + 1)
             rng = f"{col}{first_data}:{col}{last_row}"
@@ -618,7 +615,6 @@ class _Book:
         self.styles.register_all()
         buf = io.BytesIO()
         self.wb.save(buf)
-        frame = zipfile.ZipFile(buf)
         parts = {s.ws.path.lstrip("/"): s for s in self.sheets if s.pieces}
         cells = sum(p.count * len(p.styles) for s in self.sheets for p in s.pieces)
         big = cells > 2_000_000
@@ -643,7 +639,8 @@ class _Book:
                     for chunk in sst.chunks():
                         f.write(chunk.encode("utf-8"))
 
-        return atomic_write(path, write)
+        with zipfile.ZipFile(buf) as frame:
+            return atomic_write(path, write)
 
     def _stream_sheet(
         self,
