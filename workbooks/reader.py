@@ -166,7 +166,9 @@ def read_workbook(
         return out
     try:
         _Reader(pre.workbook, plan, roster, out, where).run()
-    except Exception as e:  # a file calamine cannot parse: say so, never crash the batch
+    except BaseException as e:  # a file calamine cannot parse: say so, never crash the batch
+        if not _reader_failure(e):
+            raise
         log.warning("%s: %s", where["path"], e, exc_info=True)
         out.sheets.clear()
         out.findings.append(
@@ -186,12 +188,21 @@ def embedded_plan(data: bytes, name: str = "", settings: Settings | None = None)
     try:
         book = pre.workbook.open_calamine()
         meta = _read_meta_sheet(book)
-    except Exception:
+    except BaseException as e:
+        if not _reader_failure(e):
+            raise
         return None, None, None
     return meta.plan_id, meta.plan(), meta.roster()
 
 
 # --- internals ------------------------------------------------------------------------
+
+
+def _reader_failure(e: BaseException) -> bool:
+    """Whether a reader raised ``e`` on bad bytes: any ``Exception``, or the
+    ``PanicException`` python-calamine raises when its Rust code panics (a date cell
+    holding -1e12 does), which pyo3 derives from ``BaseException``."""
+    return isinstance(e, Exception) or type(e).__name__ == "PanicException"
 
 
 @dataclass
@@ -301,7 +312,9 @@ class _Reader:
                 continue
             try:
                 report = self._sheet(book, sheet, plan)
-            except Exception as e:  # one broken sheet must not hide the others
+            except BaseException as e:  # one broken sheet must not hide the others
+                if not _reader_failure(e):
+                    raise
                 log.warning("sheet %r of %s: %s", sheet, self.where["path"], e, exc_info=True)
                 self.out.ignored_sheets.append(
                     (sheet, f"không đọc được trang ({type(e).__name__})")
