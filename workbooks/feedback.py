@@ -69,7 +69,11 @@ def write_feedback(
                 wb = pre.workbook.open_openpyxl(read_only=False, data_only=False)
             else:
                 wb = _from_calamine(pre.workbook)
-        except Exception:  # a file only calamine reads, or none: the list alone still helps
+        except BaseException as e:  # a file only calamine reads, or none: the list still helps
+            # python-calamine's Rust panics (an .xls date cell holding -1e12) arrive as
+            # pyo3's PanicException, a BaseException
+            if not isinstance(e, Exception) and type(e).__name__ != "PanicException":
+                raise
             wb = None
     if wb is None:
         wb = Workbook()
