@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .plan import Indicator, Plan, Target
 from .roster import Roster, Tree
@@ -177,9 +177,12 @@ def evaluate(
             tree,
             [(ph, _place(ev.trees[ph], by_phase.get(ph, []))[0]) for ph in judged_phases],
         )
-        ev.results.extend(
-            _judge_tree(plan, tree, totals, ALL_PHASES, None, expected_phases=len(judged_phases))
+        campaign = _judge_tree(
+            plan, tree, totals, ALL_PHASES, None, expected_phases=len(judged_phases)
         )
+        if any(r.interim for r in ev.results):  # a phase still running: so is the campaign
+            campaign = [replace(r, interim=True) for r in campaign]
+        ev.results.extend(campaign)
     return ev
 
 

@@ -194,9 +194,25 @@ def consolidate(
 
 def _skipped(out: Consolidation, intake: Intake) -> None:
     for s in intake.skipped:
-        out.inputs.append(InputRecord(s.path, s.sha256, s.member, s.status, s.reason))
+        out.inputs.append(
+            InputRecord(
+                s.path,
+                s.sha256,
+                _skipped_member(s),
+                s.status,
+                s.reason,
+                sender=s.sender,
+                received=s.received,
+            )
+        )
         if s.finding is not None:
             out.findings.append(s.finding.at(path=s.path, member=s.member))
+
+
+def _skipped_member(s) -> str | None:
+    if s.member and getattr(s, "message", None):
+        return f"thư {s.message} › {s.member}"
+    return s.member
 
 
 def _read_sources(
@@ -281,9 +297,12 @@ def _states_of(out: Consolidation, source: Source, read: WorkbookRead) -> list[A
 
 
 def _member(source: Source, sheet: SheetReport, many: bool) -> str | None:
+    member = source.member
+    if member and source.message:  # two messages of one .mbox may attach the same name
+        member = f"thư {source.message} › {member}"
     if not many:
-        return source.member
-    return f"{source.member} › {sheet.sheet}" if source.member else sheet.sheet
+        return member
+    return f"{member} › {sheet.sheet}" if member else sheet.sheet
 
 
 def _order_key(a: Accepted, index: int):

@@ -349,3 +349,13 @@ def test_targets_read_as_the_sources_word_them():
     assert target_text(plan.indicator("TP"), plan.indicator("TP").target) == "Giảm ≥ 7%"
     assert target_text(plan.indicator("TIN"), plan.indicator("TIN").target) == "≥ 80%"
     assert target_text(plan.indicator("TNGT1"), plan.indicator("TNGT1").target) == "Giảm"
+
+
+def test_the_campaign_view_is_interim_while_a_phase_runs():
+    plan = make_plan()
+    roster = make_roster({"D1": ["a"]})
+    mid2 = plan.phase("2").start + dt.timedelta(days=10)
+    ev = evaluate(plan, roster, [rep("a", "1", TIN={"numerator": 1, "denominator": 2}),
+                                 rep("a", "2", TIN={"numerator": 1, "denominator": 2})], as_of=mid2)
+    assert not ev.get("a", "1", "TIN").interim
+    assert ev.get("a", "2", "TIN").interim and ev.get("a", ALL_PHASES, "TIN").interim
