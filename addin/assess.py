@@ -269,10 +269,14 @@ def row_spec(
 
 
 def _indicator(plan: Plan, code: Any) -> Indicator | None:
-    if isinstance(code, float) and code.is_integer():
+    codes = _codes(plan)
+    if isinstance(code, str):
+        found = codes.get(code.casefold())  # the common case: the code as the template wrote it
+        if found is not None:
+            return found
+    elif isinstance(code, float) and code.is_integer():
         code = int(code)
-    key = clean_text(str(code)).casefold()
-    return _codes(plan).get(key)
+    return codes.get(clean_text(str(code)).casefold())
 
 
 _code_cache: dict[int, tuple[Plan, dict[str, Indicator]]] = {}

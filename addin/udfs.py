@@ -358,16 +358,17 @@ def _verdicts(loai, so_1, so_2, chi_tieu, don_vi_tinh, ke_hoach, dot, ngay_bao_c
     out: list[list[Verdict]] = []
     words: dict[str, str] = {}
     pending: list[tuple[int, int, Any]] = []
+    specs: dict[tuple, Any] = {}  # a column repeats few (code, target, unit) triples
     for r in range(rows):
         line = []
         for c in range(cols):
-            spec = row_spec(
-                _at(kinds, r, c),
-                _at(targets, r, c),
-                unit=_at(units, r, c),
-                plan=plan,
-                phase=phase,
-            )
+            key = (_at(kinds, r, c), _at(targets, r, c), _at(units, r, c))
+            try:
+                spec = specs[key]
+            except KeyError:
+                spec = specs[key] = row_spec(key[0], key[1], unit=key[2], plan=plan, phase=phase)
+            except TypeError:  # an unhashable cell value: no caching
+                spec = row_spec(key[0], key[1], unit=key[2], plan=plan, phase=phase)
             if spec is None:
                 line.append(Verdict(""))
                 continue
