@@ -8,12 +8,23 @@ openpyxl would refuse to write the hazard, and by openpyxl where a real one is n
 
 Helpers for your own variants: :func:`xlsx_parts` (the parts of a minimal workbook),
 :func:`sheet_xml` (a worksheet part from cells) and :func:`write_zip`.
+
+:data:`REPORT_MAKERS` are filled reports written from the project's own template (plan
+``thanh-hoa-2024``, phase 1, each for another commune: none supersedes another), each with
+one hazard: NFD text, TCVN3 text in a ``.VnTime`` font, formula-looking text and control
+characters (all to be read correctly, not refused), a report date python-calamine panics
+on, and encrypted reports (:data:`PASSWORD`, or :data:`OWN_PASSWORD` for a per-file
+password list). :func:`mail_truncated` writes an ``.eml`` cut in the middle of its second
+attachment's base64; :func:`write_corpus` writes all of it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import io
 import struct
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -30,6 +41,7 @@ XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
 DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 PASSWORD = "1234"
 INJECTION = '=HYPERLINK("http://example.invalid/x","Bấm vào đây")'
+OWN_PASSWORD = "Mật khẩu riêng 2024"  # a second encrypted report, opened by a password list
 
 
 # --------------------------------------------------------------------------------------
@@ -382,3 +394,272 @@ def _raw_zip(entries: list[tuple[str, bytes, int, int]]) -> bytes:
     count = len(entries)
     out.write(_END.pack(0x06054B50, 0, 0, count, count, len(directory), start, 0))
     return out.getvalue()
+
+
+# --------------------------------------------------------------------------------------
+# filled reports from the project's template, each with a hazard that must be READ
+
+PLAN_ID = "thanh-hoa-2024"
+PHASE = "1"
+REPORT_DATE = dt.date(2025, 1, 25)
+#: Commune of each report (phase 1): all different, so that none supersedes another.
+UNITS = {
+    "valid_a": "14755",  # Phường Hàm Rồng
+    "valid_b": "14758",  # Phường Đông Thọ
+    "nfd": "14761",  # Phường Nam Ngạn
+    "tcvn3": "14764",  # Phường Trường Thi
+    "formula_text": "14767",  # Phường Điện Biên
+    "control_chars": "14770",  # Phường Phú Sơn
+    "control_chars_raw": "14785",  # Phường Đông Sơn
+    "date_panic": "14791",  # Phường Đông Cương
+    "encrypted_report": "14773",  # Phường Lam Sơn
+    "encrypted_own_password": "14776",  # Phường Ba Đình
+    "mail_kept": "14779",  # Phường Ngọc Trạo: the attachment that survives the cut
+    "mail_cut": "14782",  # Phường Đông Vệ: the attachment cut mid-base64
+}
+#: What a clerk (or an attacker) types into the unit-name cell and a note cell.
+FORMULA_NAME = '=HYPERLINK("http://evil","x")'
+FORMULA_NOTE = "@SUM(1)"
+#: Control characters put into text cells: Excel's escaped form, then raw bytes.
+CONTROL_ESCAPED = "_x0007__x001B_"
+CONTROL_RAW = "\x0b\x1b\x08"
+
+
+@functools.cache
+def plan_and_roster():
+    """The plan and roster every report here is written for (loaded once)."""
+    from workbooks.plans import load
+    from workbooks.rosters import load_roster
+
+    plan = load(PLAN_ID)
+    return plan, load_roster(plan.roster)
+
+
+def unit_name(code: str) -> str:
+    """The roster's name of a phase-1 unit ("Phường Hàm Rồng")."""
+    plan, roster = plan_and_roster()
+    return roster.scoped_tree(plan.phase(PHASE).end, plan.scope).unit(code).name
+
+
+def report_values(seed: int = 0) -> dict[str, dict[str, object]]:
+    """Plausible figures for every indicator of the plan (numerator ≤ denominator)."""
+    plan, _roster = plan_and_roster()
+    out: dict[str, dict[str, object]] = {}
+    for n, ind in enumerate(plan.reported_indicators):
+        a, b = 3 + (n + seed) % 5, 10 + (n * 7 + seed) % 9
+        out[ind.code] = {
+            "ratio": {"numerator": a, "denominator": b},
+            "reduction": {"current": a, "baseline": b},
+            "count": {"count": a},
+            "minimum": {"count": a},
+            "yes_no": {"done": "Có"},
+        }[ind.kind]
+    return out
+
+
+def report_bytes(unit: str, *, seed: int = 0, values: dict | None = None) -> bytes:
+    """A filled phase-1 report of ``unit`` written by the project's template writer."""
+    import tempfile
+
+    from workbooks.template import write_template
+
+    plan, roster = plan_and_roster()
+    with tempfile.TemporaryDirectory(prefix="thidua-hostile-") as tmp:
+        path = Path(tmp) / "report.xlsx"
+        filled = values if values is not None else report_values(seed)
+        write_template(plan, roster, unit, PHASE, path, report_date=REPORT_DATE, values=filled)
+        return path.read_bytes()
+
+
+def write_report(folder: Path, name: str, unit: str, *, seed: int = 0) -> Path:
+    """Write a filled report of ``unit`` as ``folder/name``."""
+    path = folder / name
+    path.write_bytes(report_bytes(unit, seed=seed))
+    return path
+
+
+def _edited(data: bytes, change: Callable[[object], None]) -> bytes:
+    """Open with openpyxl, change the report sheet, save: a clerk's Excel session."""
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    change(wb.worksheets[0])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _replace_in_parts(data: bytes, replacements: Mapping[bytes, bytes]) -> bytes:
+    """Rewrite every XML part of a zip with byte replacements (names and order kept)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            raw = src.read(info)
+            if info.filename.endswith((".xml", ".rels")):
+                for old, new in replacements.items():
+                    raw = raw.replace(old, new)
+            dst.writestr(info, raw, compress_type=zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+def report_nfd(folder: Path) -> Path:
+    """Saved on a Mac: the unit name and the sheet name in NFD, everywhere in the file."""
+    name = unit_name(UNITS["nfd"])  # "Phường Nam Ngạn", the sheet is "Nam Ngạn"
+    short = name.split(" ", 1)[1]
+    nfd = {
+        name.encode(): unicodedata.normalize("NFD", name).encode(),
+        short.encode(): unicodedata.normalize("NFD", short).encode(),
+    }
+    path = folder / "bao-cao-tu-may-mac.xlsx"
+    path.write_bytes(_replace_in_parts(report_bytes(UNITS["nfd"], seed=1), nfd))
+    return path
+
+
+def report_tcvn3(folder: Path) -> Path:
+    """The unit name and the preparer typed in TCVN3 (ABC) in a ``.VnTime`` font."""
+    from openpyxl.styles import Font
+
+    from logic.text import to_tcvn3
+
+    def change(ws) -> None:
+        for ref, text in (("G10", unit_name(UNITS["tcvn3"])), ("C13", "Lê Thị Hương")):
+            ws[ref] = to_tcvn3(text)
+            ws[ref].font = Font(name=".VnTime", size=12)
+
+    path = folder / "bao-cao-font-vntime.xlsx"
+    path.write_bytes(_edited(report_bytes(UNITS["tcvn3"], seed=2), change))
+    return path
+
+
+def report_formula_text(folder: Path) -> Path:
+    """Text that looks like formulas: the unit name and a note (stored as text, not ``<f>``)."""
+    values = report_values(3)
+    first = next(iter(values))
+    values[first] = {**values[first], "note": FORMULA_NOTE}
+
+    def change(ws) -> None:
+        ws["G10"] = FORMULA_NAME
+        ws["G10"].data_type = "s"  # what the clerk typed, kept as text
+
+    data = _edited(report_bytes(UNITS["formula_text"], values=values), change)
+    path = folder / "bao-cao-chen-cong-thuc.xlsx"
+    path.write_bytes(data)
+    return path
+
+
+def _with_control_chars(unit: str, seed: int, control: str) -> bytes:
+    """A report whose preparer, first note and first ratio's numerator hold ``control``.
+
+    openpyxl refuses to write control characters, so placeholders are replaced in the XML
+    afterwards. The numerator reads "<control>7": a number typed as text, which the
+    reader reports quoting the cell, so the characters reach every output.
+    """
+    plan, _roster = plan_and_roster()
+    values = report_values(seed)
+    first = next(iter(values))
+    values[first] = {**values[first], "note": "Ghi chú XXCTRLXX hết"}
+    ratio = next(i.code for i in plan.reported_indicators if i.kind == "ratio")
+    values[ratio] = {**values[ratio], "numerator": "XXCTRLXX7"}
+
+    def change(ws) -> None:
+        ws["C13"] = "Lê XXCTRLXX Thị Hương"
+
+    data = _edited(report_bytes(unit, values=values), change)
+    return _replace_in_parts(data, {b"XXCTRLXX": control.encode()})
+
+
+def report_control_chars(folder: Path) -> Path:
+    """Control characters as Excel stores them (``_x0007_``) in three text cells."""
+    path = folder / "bao-cao-ky-tu-dieu-khien.xlsx"
+    path.write_bytes(_with_control_chars(UNITS["control_chars"], 4, CONTROL_ESCAPED))
+    return path
+
+
+def report_control_chars_raw(folder: Path) -> Path:
+    """Raw control characters in three text cells: not even well-formed XML 1.0."""
+    path = folder / "bao-cao-ky-tu-tho.xlsx"
+    path.write_bytes(_with_control_chars(UNITS["control_chars_raw"], 8, CONTROL_RAW))
+    return path
+
+
+def report_date_panic(folder: Path) -> Path:
+    """The report date cell (date-formatted) holding -10¹²: python-calamine panics on it."""
+
+    def change(ws) -> None:
+        ws["C12"] = -(10**12)
+
+    path = folder / "bao-cao-ngay-am.xlsx"
+    path.write_bytes(_edited(report_bytes(UNITS["date_panic"], seed=10), change))
+    return path
+
+
+def _encrypt(data: bytes, password: str) -> bytes:
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(data)).encrypt(password, out)
+    return out.getvalue()
+
+
+def report_encrypted(folder: Path) -> Path:
+    """A filled report encrypted with :data:`PASSWORD` ("1234")."""
+    path = folder / "bao-cao-co-mat-khau.xlsx"
+    path.write_bytes(_encrypt(report_bytes(UNITS["encrypted_report"], seed=5), PASSWORD))
+    return path
+
+
+def report_encrypted_own_password(folder: Path) -> Path:
+    """A filled report encrypted with :data:`OWN_PASSWORD` (for a per-file password list)."""
+    data = report_bytes(UNITS["encrypted_own_password"], seed=6)
+    path = folder / "bao-cao-mat-khau-rieng.xlsx"
+    path.write_bytes(_encrypt(data, OWN_PASSWORD))
+    return path
+
+
+REPORT_MAKERS: dict[str, Callable[[Path], Path]] = {
+    "nfd": report_nfd,
+    "tcvn3": report_tcvn3,
+    "formula_text": report_formula_text,
+    "control_chars": report_control_chars,
+    "control_chars_raw": report_control_chars_raw,
+    "date_panic": report_date_panic,
+    "encrypted_report": report_encrypted,
+    "encrypted_own_password": report_encrypted_own_password,
+}
+
+
+def mail_truncated(folder: Path) -> Path:
+    """An ``.eml`` with two reports attached, cut in the middle of the second's base64.
+
+    The first attachment (:data:`UNITS` ``mail_kept``) arrives whole; the second
+    (``mail_cut``) loses its second half, cut inside a base64 quantum.
+    """
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"] = "conganphuong.ngoctrao@thanhhoa.gov.vn"
+    msg["To"] = "tonghop.pv01@thanhhoa.gov.vn"
+    msg["Subject"] = "Báo cáo thi đua đợt 1"
+    msg["Date"] = "Sat, 25 Jan 2025 09:30:00 +0700"
+    msg.set_content("Kính gửi Công an tỉnh,\nĐơn vị gửi báo cáo kết quả thi đua.\n")
+    xlsx = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    kept, cut = UNITS["mail_kept"], UNITS["mail_cut"]
+    for unit, fname in ((kept, "Báo cáo Ngọc Trạo.xlsx"), (cut, "Báo cáo Đông Vệ.xlsx")):
+        msg.add_attachment(report_bytes(unit, seed=7), maintype=xlsx[0], subtype=xlsx[1],
+                           filename=fname)  # fmt: skip
+    raw = msg.as_bytes()
+    marker = raw.rindex(b"Content-Transfer-Encoding: base64")
+    start = raw.index(b"\n\n", marker) + 2
+    cut_at = start + (len(raw) - start) // 2
+    while sum(not chr(b).isspace() for b in raw[start:cut_at]) % 4 == 0:
+        cut_at += 1  # a cut inside a 4-character quantum: undecodable padding
+    path = folder / "thu-bi-cat-cut.eml"
+    path.write_bytes(raw[:cut_at])
+    return path
+
+
+def write_corpus(folder: Path) -> dict[str, Path]:
+    """Every hostile and broken input: :data:`MAKERS`, :data:`REPORT_MAKERS` and the
+    truncated ``.eml`` (key ``mail_truncated``), written into ``folder``; name → path."""
+    out = write_all(folder)
+    out.update({name: make(folder) for name, make in REPORT_MAKERS.items()})
+    out["mail_truncated"] = mail_truncated(folder)
+    return out
