@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -111,16 +112,19 @@ def _name(s: Source) -> str:
 
 
 def _password_for(s: Source, passwords: dict[str, str]) -> tuple[str, ...]:
-    name = _name(s)
+    # NFC both sides: a file from a Mac keeps its NFD name on disk; people type NFC
+    names = {_nfc(n) for n in (_name(s), s.path, PurePath(s.path).name)}
     own = [
         pw
         for key, pw in passwords.items()
-        if key not in ("*",)
-        and not key.startswith("*")
-        and key in (name, s.path, PurePath(s.path).name)
+        if key not in ("*",) and not key.startswith("*") and _nfc(key) in names
     ]
     general = [pw for key, pw in passwords.items() if key.startswith("*")]
     return tuple(dict.fromkeys(own + general))
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
 
 
 @functools.lru_cache(maxsize=4)
