@@ -483,10 +483,14 @@ def test_password_opens_the_encrypted_report(corpus, tmp_path):
 
 
 def test_per_file_password_list_written_by_notepad(corpus, tmp_path):
-    mine, other = corpus.files["encrypted_report"], corpus.files["encrypted_own_password"]
+    mine = corpus.files["encrypted_report"]
+    # the other one saved from a Mac: its name on disk is NFD, the list's is typed NFC
+    shown = "Báo cáo Ba Đình.xlsx"
+    other = tmp_path / unicodedata.normalize("NFD", shown)
+    other.write_bytes(corpus.files["encrypted_own_password"].read_bytes())
     passwords = tmp_path / "mat-khau.txt"
-    lines = [f"{mine.name}\t{hostile.PASSWORD}", f"{other.name}\t{hostile.OWN_PASSWORD}"]
-    passwords.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")  # BOM, CRLF
+    lines = [f"{mine.name}\t{hostile.PASSWORD}", f"{shown}\t{hostile.OWN_PASSWORD}"]
+    passwords.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")  # Notepad: BOM, CRLF
     code, summary = consolidate_in_process(
         [mine, other], tmp_path / "o.xlsx", "--passwords", str(passwords), "--no-cache"
     )
