@@ -3,7 +3,7 @@
 10,000 communes (500 districts × 20) × 15 indicators × 3 phases, 95 % of reports in, plus
 the whole-campaign view: about 630,000 result rows. Run::
 
-    uv run python tests/workbooks/bench_tally.py /tmp/tong-hop.xlsx [--trace]
+    uv run python benchmarks/tally.py /tmp/tong-hop.xlsx [--trace]
 
 ``--trace`` also reports the writer's peak Python allocation (tracemalloc; ~10× slower).
 """

@@ -6,7 +6,6 @@ import datetime as dt
 import io
 import itertools
 import json
-import time
 import zipfile
 
 import openpyxl
@@ -382,15 +381,15 @@ def test_a_phase_after_the_reform_names_the_new_commune(plan, roster, tmp_path):
     assert ws["C11"].value == "3"
 
 
-def test_thousands_of_templates_are_cheap(plan, roster, tmp_path):
+def test_many_templates_from_the_cached_prototype_are_whole_files(plan, roster, tmp_path):
+    # speed is measured by benchmarks/national.py; here: every fast-path file is complete
     tree = roster.tree(plan.phase("1").end)
-    communes = [c for c, u in tree.units.items() if u.level == "commune"][:200]
-    write_template(plan, roster, communes[0], "1", tmp_path / "warm.xlsx")
-    start = time.perf_counter()
+    communes = [c for c, u in tree.units.items() if u.level == "commune"][:40]
     for code in communes:
         write_template(plan, roster, code, "1", tmp_path / f"{code}.xlsx")
-    per = (time.perf_counter() - start) / len(communes)
-    assert per < 0.030, f"{per * 1000:.1f} ms per template"
+    for code in communes:
+        ws = openpyxl.load_workbook(tmp_path / f"{code}.xlsx").worksheets[0]
+        assert ws["G10"].value == tree.unit(code).name
 
 
 def test_a_report_date_with_a_time_is_kept(plan, roster, tmp_path):
