@@ -252,10 +252,22 @@ def write_layout(sheet: Any, layout: SheetLayout) -> None:
     rows = max(c.row for c in cells)
     cols = max(c.col for c in cells)
     grid: list[list[Any]] = [[None] * cols for _ in range(rows)]
+    formulas: dict[int, dict[int, str]] = {}  # column → row → formula
     for c in cells:
-        grid[c.row - 1][c.col - 1] = c.value if c.formula else as_cell(c.value)
+        if c.formula:
+            formulas.setdefault(c.col, {})[c.row] = c.value
+        else:
+            grid[c.row - 1][c.col - 1] = as_cell(c.value)
     whole = sheet.range(f"A1:{col_letter(cols)}{rows}")
     whole.value = grid
+    # formulas through the formula property: English names and "," separators whatever
+    # the user's locale (a value starting with "=" would be read in the local language)
+    for col, by_row in sorted(formulas.items()):
+        for top, bottom in _formula_runs(by_row, grid, col):
+            letter = col_letter(col)
+            sheet.range(f"{letter}{top}:{letter}{bottom}").formula = [
+                [by_row.get(r, "")] for r in range(top, bottom + 1)
+            ]
     whole.font.name = FONT
     whole.font.size = 11
     whole.vertical_alignment = "center"
@@ -285,6 +297,20 @@ def write_layout(sheet: Any, layout: SheetLayout) -> None:
             fill_color=_hex(style.get("fill")),
             font_color=_hex(font),
         )
+
+
+def _formula_runs(by_row: dict[int, str], grid: list[list[Any]], col: int) -> list[tuple[int, int]]:
+    """(top, bottom) rows of one column's formulas, joined over empty cells only."""
+    runs: list[tuple[int, int]] = []
+    for r in sorted(by_row):
+        if runs:
+            top, bottom = runs[-1]
+            between = range(bottom + 1, r)
+            if all(grid[i - 1][col - 1] in (None, "") for i in between):
+                runs[-1] = (top, r)
+                continue
+        runs.append((r, r))
+    return runs
 
 
 def _rectangles(spots: Iterable[tuple[int, int]]) -> list[tuple[int, int, int, int]]:

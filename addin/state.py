@@ -121,8 +121,8 @@ def read_state(grid: Any) -> State:
     )
 
 
-def plan_from_arg(value: Any) -> tuple[Plan, Roster | None]:
-    """The plan (and roster, if given) a function argument names.
+def plan_from_arg(value: Any, *, roster: bool = True) -> tuple[Plan, Roster | None]:
+    """The plan (and roster, if given and ``roster``) a function argument names.
 
     Accepts the ``_thidua`` sheet or part of it (labels in the first column), a row of
     plan JSON chunks, a cell holding a plan id, or the id as text. Raises StateError.
@@ -133,7 +133,7 @@ def plan_from_arg(value: Any) -> tuple[Plan, Roster | None]:
         raise StateError(_missing_plan())
     if any(isinstance(row[0], str) and row[0].strip() in _LABELS for row in rows if row):
         state = read_state(rows)
-        return state.plan(), state.roster()
+        return state.plan(), state.roster() if roster else None
     for row in rows:
         text = "".join(v for v in row if isinstance(v, str))
         if text.lstrip().startswith("{"):

@@ -265,7 +265,7 @@ class _ArgumentError(ThiduaError):
 
 
 def _plan(value: Any) -> Plan:
-    return plan_from_arg(value)[0]
+    return plan_from_arg(value, roster=False)[0]  # only TD_KIEM_TRA needs the roster
 
 
 def _grid(value: Any) -> list[list[Any]]:

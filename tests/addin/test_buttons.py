@@ -380,14 +380,20 @@ def test_new_report_writes_the_template_sheet(answers, payloads, plan_and_roster
     assert add["args"] == [len(payloads["new_sheet"]["sheets"]), "Bắc Sơn"]
     (grid,) = actions(answers, "new_sheet", "setValues")
     values = grid["values"]
+    formulas = {}  # written through the formula property: English whatever the locale
+    for a in actions(answers, "new_sheet", "setFormula"):
+        for i, row in enumerate(a["values"]):
+            for j, f in enumerate(row):
+                formulas[(a["start_row"] + i + 1, a["start_column"] + j + 1)] = f
     for c in layout.cells:
         got = values[c.row - 1][c.col - 1]
         if c.formula:
-            assert got == c.value, c.ref
+            assert got == "" and formulas.pop((c.row, c.col)) == c.value, c.ref
         elif isinstance(c.value, dt.date):
             assert str(got).startswith(c.value.isoformat()), c.ref
         else:
             assert unquote(got) == ("" if c.value is None else c.value), c.ref
+    assert set(formulas.values()) <= {""}  # nothing else written as a formula
     funcs = [a["func"] for a in actions(answers, "new_sheet")]
     assert funcs.count("rangeMerge") == len(layout.merges)
     rules = funcs.count("setDataValidationRule") + funcs.count("setDataValidationList")
