@@ -433,20 +433,34 @@ def _plan_dict(plan: Plan) -> dict:
 
 
 def _scope_rows(roster: Roster, scope: str | None) -> list[dict]:
-    """Roster rows of the units under ``scope`` (itself included) at any date."""
+    """Roster rows a workbook needs to stand alone: the units under ``scope`` at any date,
+    the units that replaced them after a merger, and the scope's own ancestors (so that
+    the carried roster passes ``Roster.check``)."""
     rows = roster.to_rows()
     if scope is None:
         return rows
     children: dict[str, set[str]] = {}
+    successors: dict[str, set[str]] = {}
+    parents: dict[str, set[str]] = {}
     for u in roster.units:
         if u.parent:
             children.setdefault(u.parent, set()).add(u.code)
+            parents.setdefault(u.code, set()).add(u.parent)
+        for old in u.replaces:
+            successors.setdefault(old, set()).add(u.code)
     keep, stack = {scope}, [scope]
     while stack:
-        for kid in children.get(stack.pop(), ()):
-            if kid not in keep:
-                keep.add(kid)
-                stack.append(kid)
+        code = stack.pop()
+        for nxt in children.get(code, set()) | successors.get(code, set()):
+            if nxt not in keep:
+                keep.add(nxt)
+                stack.append(nxt)
+    stack = list(keep)
+    while stack:  # every parent of a kept unit, up to the root
+        for parent in parents.get(stack.pop(), ()):
+            if parent not in keep:
+                keep.add(parent)
+                stack.append(parent)
     return [r for r in rows if r["code"] in keep]
 
 

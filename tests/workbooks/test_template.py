@@ -410,3 +410,21 @@ def test_layout_is_pure():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_carried_roster_stands_alone_for_a_district_scope(tmp_path):
+    import json
+
+    from logic.roster import Roster
+    from workbooks.plans import load
+    from workbooks.rosters import load_roster
+
+    plan, roster = load("uong-bi-2024"), load_roster("quang-ninh")
+    unit = roster.scoped_tree(plan.phase("1").end, plan.scope).communes_under(plan.scope)[0]
+    path = write_template(plan, roster, unit, "1", tmp_path / "ub.xlsx")
+    state = openpyxl.load_workbook(path)["_thidua"]
+    text = "".join(c.value or "" for c in state[5][1:] if isinstance(c.value, str))
+    carried = Roster.from_rows(json.loads(text))  # raises if a parent is missing
+    after = carried.scoped_tree(plan.phase("2").end, plan.scope)
+    assert sorted(after.unit(c).name for c in after.communes_under(plan.scope)) == \
+        ["Phường Uông Bí", "Phường Vàng Danh", "Phường Yên Tử"]
