@@ -171,28 +171,31 @@ def build_corpus(
     workers: int = 2,
     batch: int = 200,
     seed: int = SEED,
+    reuse_stale: bool = False,
     log: Log = print,
 ) -> Corpus:
-    """The corpus for ``n`` communes, from the cache in ``workdir`` or generated there."""
+    """The corpus for ``n`` communes, from the cache in ``workdir`` or generated there.
+
+    ``reuse_stale``: take a cached corpus for ``n`` even if the template changed since it
+    was built (its key is in ``Corpus.key``); for a re-run when only wording changed.
+    """
     roster_path = Path(roster_path).resolve()
     key = corpus_key(n, roster_path, libreoffice, seed)
     home = Path(workdir) / f"corpus-n{n}-{key}"
-    manifest = home / "manifest.json"
-    if manifest.is_file():
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-        corpus = Corpus(
-            n=n,
-            key=key,
-            folder=home / "files",
-            roster_path=roster_path,
-            files=[CorpusFile(**f) for f in data["files"]],
-            generated_s=0.0,
-            libreoffice_s=0.0,
-            libreoffice_failed=data["libreoffice_failed"],
-        )
-        if all(p.is_file() for p in corpus.paths):
-            log(f"corpus N={n}: reusing {home}")
-            return corpus
+    candidates = [home]
+    if reuse_stale:  # newest first
+        others = [p for p in Path(workdir).glob(f"corpus-n{n}-*") if p != home]
+        candidates += sorted(others, key=lambda p: p.stat().st_mtime, reverse=True)
+    for place in candidates:
+        corpus = _cached(place, n, roster_path, libreoffice)
+        if corpus is None:
+            continue
+        if place == home:
+            log(f"corpus N={n}: reusing {place}")
+        else:
+            log(f"corpus N={n}: reusing {place}, built by an older template (key {corpus.key}, "
+                f"current {key}): --reuse-corpus")  # fmt: skip
+        return corpus
     for stale in Path(workdir).glob(f"corpus-n{n}-*"):  # other keys: an older template
         shutil.rmtree(stale, ignore_errors=True)
     folder = home / "files"
@@ -248,7 +251,7 @@ def build_corpus(
         for f in ordered
     ]
     corpus = Corpus(n, key, folder, roster_path, ordered, generated_s, libreoffice_s, len(failed))
-    manifest.write_text(
+    (home / "manifest.json").write_text(
         json.dumps(
             {
                 "n": n,
@@ -257,6 +260,7 @@ def build_corpus(
                 "plan": PLAN_ID,
                 "phase": PHASE,
                 "seed": seed,
+                "libreoffice": libreoffice,
                 "generated_s": generated_s,
                 "libreoffice_s": libreoffice_s,
                 "libreoffice_failed": len(failed),
@@ -267,6 +271,27 @@ def build_corpus(
         encoding="utf-8",
     )
     return corpus
+
+
+def _cached(home: Path, n: int, roster_path: Path, libreoffice: bool) -> Corpus | None:
+    """The corpus in ``home`` if it is complete and was built for this roster."""
+    manifest = home / "manifest.json"
+    if not manifest.is_file():
+        return None
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    if data.get("roster") != str(roster_path) or data.get("libreoffice", True) != libreoffice:
+        return None
+    corpus = Corpus(
+        n=n,
+        key=data["key"],
+        folder=home / "files",
+        roster_path=roster_path,
+        files=[CorpusFile(**f) for f in data["files"]],
+        generated_s=0.0,
+        libreoffice_s=0.0,
+        libreoffice_failed=data["libreoffice_failed"],
+    )
+    return corpus if all(p.is_file() for p in corpus.paths) else None
 
 
 def values_for(plan, unit: str, seed: int, variant: int = 0) -> tuple[dict, dt.date]:

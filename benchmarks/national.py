@@ -372,7 +372,7 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
     workdir = Path(a.workdir)
     corpus = _corpus.build_corpus(
         workdir, n, roster_path=a.roster, libreoffice=not a.no_libreoffice, workers=a.workers,
-        log=log,
+        reuse_stale=a.reuse_corpus, log=log,
     )  # fmt: skip
     run_dir = workdir / f"run-n{n}"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -384,6 +384,7 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
     info = {
         "n": n,
         "corpus": str(corpus.folder),
+        "corpus_key": corpus.key,
         "corpus_mb": corpus.bytes / _MB,
         "libreoffice_files": sum(f.libreoffice for f in corpus.files),
         "libreoffice_failed": corpus.libreoffice_failed,
@@ -591,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="3-level roster CSV (code,name,level,parent_code)")  # fmt: skip
     p.add_argument("--no-libreoffice", action="store_true",
                    help="no file saved by LibreOffice (quick runs, tests)")  # fmt: skip
+    p.add_argument("--reuse-corpus", action="store_true",
+                   help="reuse a cached corpus built by an older template (wording changes)")  # fmt: skip
     p.add_argument("--profile", action="store_true",
                    help="also profile ours (cProfile; parent process and reader)")  # fmt: skip
     a = p.parse_args(argv)
