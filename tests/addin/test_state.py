@@ -27,13 +27,14 @@ def test_the_hidden_sheet_gives_the_plan_and_the_scope_s_roster(template, grid_o
     assert state.plan_id == PLAN_ID
     assert state.plan() == plan
     carried = state.roster()
-    # the template carries the district and its communes; the province is left out, so
-    # the district becomes a root instead of the rows being refused
+    # the template carries the district, its communes, their successors and the province
     tree = carried.tree(plan.phase("1").end)
-    assert tree.roots() == ["196"]
+    assert tree.roots() == ["22"]
     assert sorted(tree.communes_under("196")) == sorted(
         roster.tree(plan.phase("1").end).communes_under("196")
     )
+    after = carried.scoped_tree(plan.phase("2").end, plan.scope)
+    assert len(after.communes_under("196")) == 3  # the three new wards of Uông Bí
 
 
 @pytest.mark.parametrize(
