@@ -216,8 +216,14 @@ def _place(tree: Tree, reports: list[Report]) -> tuple[dict[str, _Placed], list[
                 if comps is None or any(v is None for v in comps.values()) or not comps:
                     unusable.add(ind)  # reported, but a sum without it would be short
                     continue
-                have = slot.values.get(ind, {})
-                slot.values[ind] = {k: have.get(k, 0.0) + float(v) for k, v in comps.items()}
+                have = slot.values.get(ind)
+                if have is None:
+                    slot.values[ind] = {k: float(v) for k, v in comps.items()}
+                else:  # merged communes: counts add up; "done" only if every one did it
+                    slot.values[ind] = {
+                        k: min(have[k], float(v)) if k == "done" else have.get(k, 0.0) + float(v)
+                        for k, v in comps.items()
+                    }
         for ind in unusable:
             slot.values.pop(ind, None)
     return placed, unplaced

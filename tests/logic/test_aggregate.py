@@ -359,3 +359,13 @@ def test_the_campaign_view_is_interim_while_a_phase_runs():
                                  rep("a", "2", TIN={"numerator": 1, "denominator": 2})], as_of=mid2)
     assert not ev.get("a", "1", "TIN").interim
     assert ev.get("a", "2", "TIN").interim and ev.get("a", ALL_PHASES, "TIN").interim
+
+
+def test_merged_communes_did_it_only_if_every_one_did():
+    old = [Unit("P", "Tỉnh", "province")]
+    old += [Unit(c, f"Xã {c}", "commune", "P", valid_to=D(2025, 6, 30)) for c in ("x", "y")]
+    new = [Unit("N", "Xã mới", "commune", "P", valid_from=D(2025, 7, 1), replaces=("x", "y"))]
+    plan = make_plan()
+    ev = evaluate(plan, Roster(old + new), [rep("x", "2", PCCC={"done": 1}),
+                                            rep("y", "2", PCCC={"done": 0})], phases=["2"])
+    assert (ev.get("N", "2", "PCCC").status, ev.get("N", "2", "PCCC").value) == ("missed", 0.0)
