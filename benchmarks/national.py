@@ -149,15 +149,16 @@ def _tree_memory(root, *, with_pss: bool) -> tuple[int, int, int]:
 # --- the children: one per contender ------------------------------------------------------
 
 
-def _maxrss_mb() -> float:
+def _maxrss_mb(*, own: bool = False) -> float:
+    """High-water RSS of this process, or of it and its waited-for children (the largest)."""
     try:
         import resource
     except ImportError:
         return 0.0
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = 0 if own else resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    return max(own, kids) * scale / _MB
+    return max(mine, kids) * scale / _MB
 
 
 def child_ours(a: argparse.Namespace) -> dict:
@@ -185,10 +186,12 @@ def child_ours(a: argparse.Namespace) -> dict:
         workers=a.workers,
     )
     t2 = time.perf_counter()
+    rss_consolidated = _maxrss_mb(own=True)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     write_tally(result, out / "tong-hop.xlsx")
     t3 = time.perf_counter()
+    rss_tally = _maxrss_mb(own=True)
     summary = json.dumps(result.summary(), ensure_ascii=False, indent=2, default=str)
     save_bytes(summary.encode("utf-8"), out / "tong-hop.json")
     t4 = time.perf_counter()
@@ -208,6 +211,12 @@ def child_ours(a: argparse.Namespace) -> dict:
         "tally_bytes": (out / "tong-hop.xlsx").stat().st_size,
         "json_bytes": (out / "tong-hop.json").stat().st_size,
         "maxrss_mb": _maxrss_mb(),
+        # high-water marks of the main process (workers apart) after each step
+        "main_maxrss_mb": {
+            "consolidate": rss_consolidated,
+            "tally": rss_tally,
+            "json": _maxrss_mb(own=True),
+        },
     }
 
 
@@ -523,7 +532,9 @@ def breakdown(rows: list[Measurement]) -> str:
                        f"({r['tally_bytes'] / _MB:.1f} MB), JSON summary {r['json_s']:.1f} s "
                        f"({r['json_bytes'] / _MB:.1f} MB); accepted {r['accepted']}, rejected "
                        f"{r['rejected']}, findings {r['findings']} {r['finding_codes']}, "
-                       f"results {r['results']}")  # fmt: skip
+                       f"results {r['results']}; main process peak after consolidate / tally / "
+                       f"JSON: {r['main_maxrss_mb']['consolidate']:.0f} / "
+                       f"{r['main_maxrss_mb']['tally']:.0f} / {r['main_maxrss_mb']['json']:.0f} MB")  # fmt: skip
         elif "groupby_s" in r:
             out.append(f"  {m.contender}: read {r['read_s']:.1f} s for {r['files']} files, "
                        f"groupby {r['groupby_s']:.2f} s, write {r['write_s']:.2f} s, "
