@@ -128,6 +128,12 @@ class Roster:
         self.name = name
         self._trees: dict[dt.date, Tree] = {}
 
+    def __getstate__(self) -> dict:  # the trees are a cache: don't ship them to workers
+        return {"units": self.units, "name": self.name}
+
+    def __setstate__(self, state: dict) -> None:
+        self.units, self.name, self._trees = state["units"], state["name"], {}
+
     @classmethod
     def from_rows(cls, rows: Iterable[dict], name: str | None = None) -> Roster:
         """Build from dict rows (CSV or sheet): code, name, level, parent, valid_from,

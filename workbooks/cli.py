@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from pathlib import Path
 
@@ -297,9 +296,10 @@ def _addin_serve(args) -> int:
 
 
 def _write_json(path: Path, data: dict) -> None:
+    from .consolidate import summary_json
     from .save import save_bytes
 
-    save_bytes(json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8"), path)
+    save_bytes(summary_json(data), path)
 
 
 if __name__ == "__main__":

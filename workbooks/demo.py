@@ -221,7 +221,7 @@ def _mail(
 
 def run_demo(out: Path, plan_ref: str = "thanh-hoa-2024") -> int:
     """Build the inbox under ``out``, consolidate it and say where the results are."""
-    from .consolidate import console_progress, consolidate
+    from .consolidate import console_progress, consolidate, summary_json
     from .plans import load
     from .replies import write_replies
     from .rosters import load_roster
@@ -236,14 +236,9 @@ def run_demo(out: Path, plan_ref: str = "thanh-hoa-2024") -> int:
     result = consolidate([inbox.folder], plan, roster, use_cache=False, progress=console_progress())
     tally = out / "tong-hop.xlsx"
     write_tally(result, tally)
-    import json
-
     from .save import save_bytes
 
-    save_bytes(
-        json.dumps(result.summary(), ensure_ascii=False, indent=2, default=str).encode(),
-        out / "tong-hop.json",
-    )
+    save_bytes(summary_json(result.summary()), out / "tong-hop.json")
     replies = write_replies(result, out / "thu-tra-loi")
     print_summary(result, tally)
     print(f"Hộp thư mẫu: {inbox.folder}")

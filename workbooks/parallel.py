@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import functools
 import json
+import pickle
+import tempfile
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from logic.findings import finding
-from logic.plan import Plan, load_plan
+from logic.plan import Plan
 from logic.roster import Roster
 
 from .cache import Cache, fingerprint
@@ -29,9 +31,12 @@ from .settings import get_settings
 
 @dataclass(frozen=True)
 class _Context:
-    plan_json: str
-    roster_ref: str | None
-    roster_rows: tuple | None  # only when the roster has no loadable reference
+    """What every worker needs, sent once: a file holding the plan and the roster.
+
+    Items carry only this file's path; a worker loads it once and keeps it (pickling a
+    national roster with every item cost more than reading the workbook)."""
+
+    path: str
 
 
 def read_many(
@@ -48,7 +53,6 @@ def read_many(
     settings = get_settings()
     plan_json = json.dumps(plan.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
     ref = plan.roster if roster.name == plan.roster else None
-    ctx = _Context(plan_json, ref, None if ref else tuple(map(_freeze, roster.to_rows())))
     fp = fingerprint(plan_json, ref or roster.to_rows(), settings.model_dump(), sorted(passwords))
     results: list[WorkbookRead | None] = [None] * len(sources)
     if store is not None:
@@ -59,6 +63,17 @@ def read_many(
     done = len(sources) - len(todo)
     if progress and sources:
         progress(done, len(sources))
+    if not todo:
+        return results, 0  # type: ignore[return-value]
+    with tempfile.TemporaryDirectory(prefix="thidua-") as tmp:
+        ctx = _Context(str(Path(tmp) / "context.pickle"))
+        Path(ctx.path).write_bytes(pickle.dumps((plan, roster), protocol=5))
+        _read_todo(sources, todo, results, ctx, fp, store, workers, passwords, progress, done)
+    return results, len(todo)  # type: ignore[return-value]
+
+
+def _read_todo(sources, todo, results, ctx, fp, store, workers, passwords, progress, done):
+    settings = get_settings()
     items = (
         (
             ctx,
@@ -100,11 +115,6 @@ def read_many(
             fresh.clear()
     if store is not None and fresh:
         store.put_many(fresh, fp)
-    return results, len(todo)  # type: ignore[return-value]
-
-
-def _freeze(row: dict) -> tuple:
-    return tuple(sorted(row.items()))
 
 
 def _name(s: Source) -> str:
@@ -127,18 +137,9 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-@functools.lru_cache(maxsize=4)
-def _plan(plan_json: str) -> Plan:
-    return load_plan(json.loads(plan_json))
-
-
-@functools.lru_cache(maxsize=4)
-def _roster(ref: str | None, rows: tuple | None) -> Roster:
-    if ref is not None:
-        from .rosters import load_roster
-
-        return load_roster(ref)
-    return Roster.from_rows([dict(r) for r in rows or ()])
+@functools.lru_cache(maxsize=2)
+def _context(path: str) -> tuple[Plan, Roster]:
+    return pickle.loads(Path(path).read_bytes())
 
 
 def _read_item(item) -> WorkbookRead:
@@ -172,6 +173,4 @@ def _read_item(item) -> WorkbookRead:
                 findings=[finding("file_bad_password")],
             )
         data = opened
-    return read_workbook(
-        data, name=name, plan=_plan(ctx.plan_json), roster=_roster(ctx.roster_ref, ctx.roster_rows)
-    )
+    return read_workbook(data, name=name, plan=_context(ctx.path)[0], roster=_context(ctx.path)[1])
