@@ -58,7 +58,7 @@ class Report:
     source: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """One judged figure (contract: JSON summary ``results``)."""
 
@@ -144,7 +144,8 @@ def evaluate(
     campaign: bool = True,
 ) -> Evaluation:
     """Judge every unit, phase and indicator. ``as_of`` (default: each report's date)
-    marks phases not yet ended as interim; phases that have not started are skipped."""
+    marks phases not yet ended as interim; phases that have not started, and (unless
+    ``phases`` names them) phases nobody has reported yet, are skipped."""
     reports = list(reports)
     ev = Evaluation()
     wanted = set(phases) if phases is not None else None
@@ -157,6 +158,8 @@ def evaluate(
             continue
         if as_of is not None and as_of < p.start:
             continue
+        if wanted is None and p.code not in by_phase:
+            continue  # nobody has reported this phase yet: nothing to judge
         tree = phase_tree(plan, roster, p.code, as_of)
         ev.trees[p.code] = tree
         placed, unplaced = _place(tree, by_phase.get(p.code, []))

@@ -448,8 +448,10 @@ def test_nothing_accepted_still_gives_a_workbook(tmp_path):
     wb = openpyxl.load_workbook(write_tally(c, tmp_path / "rong.xlsx"))
     assert table_rows(wb["Chỉ tiêu chưa đạt"])[0]["Cấp"] == "(không có)"
     assert table_rows(wb["Sửa đổi"])[0]["Đợt"] == "(không có)"
+    # no phase has a report yet, so none is judged: the overview has one placeholder row
     phases = table_rows(wb["Tổng quan"], "TongQuanDot")
-    assert [(r["Xã đã báo cáo"], r["Chưa có số liệu"]) for r in phases] == [(0, 4)] * 3
+    assert [(r["Xã đã báo cáo"], r["Chưa có số liệu"]) for r in phases] == [(None, None)]
+    assert all(r.status == "no_data" for r in evaluate(c.plan, c.roster, [], phases=["1"]).results)
 
 
 def test_interim_figures_are_marked(tmp_path):
