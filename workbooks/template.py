@@ -173,11 +173,12 @@ def _build(
     report_date: dt.date | None,
     values: Values | None,
     fields: UnitFields | None = None,
+    root: str | None = None,
 ) -> Workbook:
     """Write the layouts with openpyxl (the reference path; :class:`_Prototype` reuses it)."""
     report = report_layout(plan, phase, unit, report_date=report_date, fields=fields)
     guide = instructions_layout(plan, phase, unit.level)
-    plan_json, roster_json = _state_json(plan, roster)
+    plan_json, roster_json = _state_json(plan, roster, root or _embed_root(plan, roster, unit))
     state = state_layout(plan, plan_json, roster_json)
 
     wb = Workbook()
@@ -206,10 +207,11 @@ def _template_bytes(
 ) -> bytes:
     """The xlsx of one unit: the cached prototype with the unit's strings and values put in,
     or the reference path when the prototype cannot hold them."""
-    proto = _prototype(plan, roster, phase, unit.level)
+    root = _embed_root(plan, roster, unit)
+    proto = _prototype(plan, roster, phase, unit.level, root)
     data = proto.render(UnitFields.of(unit), report_date, values) if proto else None
     if data is None:
-        wb = _build(plan, roster, unit, phase, report_date, values)
+        wb = _build(plan, roster, unit, phase, report_date, values, root=root)
         buf = io.BytesIO()
         wb.save(buf)
         data = buf.getvalue()
@@ -464,10 +466,37 @@ def _scope_rows(roster: Roster, scope: str | None) -> list[dict]:
     return [r for r in rows if r["code"] in keep]
 
 
-def _state_json(plan: Plan, roster: Roster) -> tuple[str, str]:
+def _embed_root(plan: Plan, roster: Roster, unit: Unit) -> str | None:
+    """Whose part of the roster a workbook carries: the plan's scope, or for a plan over the
+    whole country the unit's own province (a national roster in every file would be huge)."""
+    if plan.scope is not None:
+        return plan.scope
+    parents = _parents(roster)
+    code, seen = unit.code, set()
+    while parents.get(code) and code not in seen:
+        seen.add(code)
+        code = parents[code]
+    return code
+
+
+_parents_cache: dict[int, tuple[Roster, dict[str, str | None]]] = {}
+
+
+def _parents(roster: Roster) -> dict[str, str | None]:
+    hit = _parents_cache.get(id(roster))
+    if hit is None or hit[0] is not roster:
+        hit = (roster, {u.code: u.parent for u in roster.units})
+        with _json_lock:
+            if len(_parents_cache) > 8:
+                _parents_cache.clear()
+            _parents_cache[id(roster)] = hit
+    return hit[1]
+
+
+def _state_json(plan: Plan, roster: Roster, root: str | None) -> tuple[str, str]:
     with _json_lock:
         p = _plan_json_cache.get(id(plan))
-        r = _roster_json_cache.get((id(roster), plan.scope))
+        r = _roster_json_cache.get((id(roster), root))
     if p is None or p[0] is not plan:
         text = json.dumps(_plan_dict(plan), ensure_ascii=False, separators=(",", ":"))
         p = (plan, text)
@@ -476,13 +505,13 @@ def _state_json(plan: Plan, roster: Roster) -> tuple[str, str]:
                 _plan_json_cache.clear()
             _plan_json_cache[id(plan)] = p
     if r is None or r[0] is not roster:
-        rows = _scope_rows(roster, plan.scope)
+        rows = _scope_rows(roster, root)
         text = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
         r = (roster, text)
         with _json_lock:
             if len(_roster_json_cache) > 32:
                 _roster_json_cache.clear()
-            _roster_json_cache[(id(roster), plan.scope)] = r
+            _roster_json_cache[(id(roster), root)] = r
     return p[1], r[1]
 
 
@@ -525,9 +554,11 @@ class _Prototype:
         self.book = next(d for i, d in parts if i.filename == _WORKBOOK).decode()
 
     @classmethod
-    def build(cls, plan: Plan, roster: Roster, phase: str, level: str) -> _Prototype | None:
+    def build(
+        cls, plan: Plan, roster: Roster, phase: str, level: str, root: str | None
+    ) -> _Prototype | None:
         unit = Unit(code="0", name="0", level=level)
-        wb = _build(plan, roster, unit, phase, None, None, fields=_TOKENS)
+        wb = _build(plan, roster, unit, phase, None, None, fields=_TOKENS, root=root)
         layout = report_layout(plan, phase, unit, fields=_TOKENS)
         buf = io.BytesIO()
         wb.save(buf)
@@ -607,13 +638,15 @@ _proto_lock = threading.Lock()
 _protos: dict[tuple[int, int, str, str], tuple[Plan, Roster, _Prototype | None]] = {}
 
 
-def _prototype(plan: Plan, roster: Roster, phase: str, level: str) -> _Prototype | None:
-    key = (id(plan), id(roster), phase, level)
+def _prototype(
+    plan: Plan, roster: Roster, phase: str, level: str, root: str | None
+) -> _Prototype | None:
+    key = (id(plan), id(roster), phase, level, root)
     with _proto_lock:
         hit = _protos.get(key)
     if hit is not None and hit[0] is plan and hit[1] is roster:
         return hit[2]
-    proto = _Prototype.build(plan, roster, phase, level)
+    proto = _Prototype.build(plan, roster, phase, level, root)
     with _proto_lock:
         if len(_protos) >= 64:
             _protos.clear()

@@ -428,3 +428,21 @@ def test_the_carried_roster_stands_alone_for_a_district_scope(tmp_path):
     after = carried.scoped_tree(plan.phase("2").end, plan.scope)
     assert sorted(after.unit(c).name for c in after.communes_under(plan.scope)) == \
         ["Phường Uông Bí", "Phường Vàng Danh", "Phường Yên Tử"]
+
+
+def test_a_national_plan_carries_only_the_units_province(tmp_path):
+    import json
+
+    from logic.roster import Roster, Unit
+    from workbooks.plans import load
+
+    plan = load("thanh-hoa-2024").model_copy(update={"scope": None, "roster": None})
+    units = [Unit("38", "Tỉnh Thanh Hóa", "province"), Unit("40", "Tỉnh Nghệ An", "province"),
+             Unit("380", "Thành phố Thanh Hóa", "district", "38"),
+             Unit("412", "Thành phố Vinh", "district", "40"),
+             Unit("14755", "Phường Hàm Rồng", "commune", "380"),
+             Unit("16666", "Phường Hưng Bình", "commune", "412")]
+    path = write_template(plan, Roster(units), "14755", "1", tmp_path / "a.xlsx")
+    state = openpyxl.load_workbook(path)["_thidua"]
+    text = "".join(c.value or "" for c in state[5][1:] if isinstance(c.value, str))
+    assert sorted(r["code"] for r in json.loads(text)) == ["14755", "38", "380"]
