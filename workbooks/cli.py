@@ -224,7 +224,7 @@ def _validate(args) -> int:
 
 
 def _consolidate(args) -> int:
-    from .consolidate import console_progress, consolidate
+    from .consolidate import console_progress, consolidate, write_summary
     from .plans import load
     from .rosters import load_roster
     from .summary import print_summary, resolve_plan
@@ -251,7 +251,7 @@ def _consolidate(args) -> int:
     )
     write_tally(result, args.out)
     if args.json:
-        _write_json(args.json, result.summary())
+        write_summary(result, args.json)
     if args.replies:
         from .replies import write_replies
 

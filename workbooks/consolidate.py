@@ -13,6 +13,7 @@ Every input named, and every attachment or sheet considered, ends in exactly one
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import sys
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import GeneratorType
 
 from logic.aggregate import Evaluation, Report, evaluate
 from logic.findings import Finding, finding
@@ -121,36 +123,57 @@ class Consolidation:
             out[r.status] += 1
         return out
 
-    def summary(self) -> dict:
+    def summary(self, results: bool = True) -> dict:
         """The JSON summary, schema 1 (``../shared/contract.md``), plus optional extensions."""
         return {
             "schema": SCHEMA,
             "plan": {"id": self.plan.id, "name": self.plan.name, "version": self.plan.version},
             "inputs": [r.to_dict() for r in self.inputs],
             "findings": [_finding_dict(f) for f in self.findings],
-            "results": [r.to_dict() for r in self.evaluation.results],
+            "results": [r.to_dict() for r in self.evaluation.results] if results else [],
             "missing": [{"unit": u, "phase": p} for u, p in self.evaluation.missing],
             "changes": [vars(c) for c in self.changes],
         }
 
 
 def summary_json(data: dict) -> bytes:
-    """The JSON summary as UTF-8 text, one record per line.
+    """The JSON summary as UTF-8 text, one record per line (see :func:`write_summary`)."""
+    buf = io.BytesIO()
+    _write_json_lines(buf, data.items())
+    return buf.getvalue()
+
+
+def write_summary(c: Consolidation, path: str | os.PathLike) -> Path:
+    """Write ``c.summary()`` as JSON, atomically, without holding it all in memory.
 
     ``json.dumps(indent=…)`` falls back to the pure-Python encoder, which took over a
-    minute on a national tally; each record goes through the C encoder here instead."""
+    minute on a national tally; each record goes through the C encoder here instead, one
+    per line, and the results are encoded as they are written.
+    """
+    from .save import atomic_write
 
-    def one(value) -> str:
-        return json.dumps(value, ensure_ascii=False, default=str)
+    head = c.summary(results=False)
+    results = (r.to_dict() for r in c.evaluation.results)
+    items = [(k, results if k == "results" else v) for k, v in head.items()]
+    return atomic_write(path, lambda fh: _write_json_lines(fh, items))
 
-    parts = []
-    for key, value in data.items():
-        if isinstance(value, list) and value:
-            body = ",\n    ".join(one(v) for v in value)
-            parts.append(f"  {one(key)}: [\n    {body}\n  ]")
+
+def _write_json_lines(fh, items) -> None:
+    def one(value) -> bytes:
+        return json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+
+    fh.write(b"{")
+    for n, (key, value) in enumerate(items):
+        fh.write(b"\n  " if n == 0 else b",\n  ")
+        fh.write(one(key) + b": ")
+        if isinstance(value, list | GeneratorType):
+            fh.write(b"[")
+            for m, v in enumerate(value):
+                fh.write((b"\n    " if m == 0 else b",\n    ") + one(v))
+            fh.write(b"]" if isinstance(value, list) and not value else b"\n  ]")
         else:
-            parts.append(f"  {one(key)}: {one(value)}")
-    return ("{\n" + ",\n".join(parts) + "\n}\n").encode("utf-8")
+            fh.write(one(value))
+    fh.write(b"\n}\n")
 
 
 def _finding_dict(f: Finding) -> dict:

@@ -221,7 +221,7 @@ def _mail(
 
 def run_demo(out: Path, plan_ref: str = "thanh-hoa-2024") -> int:
     """Build the inbox under ``out``, consolidate it and say where the results are."""
-    from .consolidate import console_progress, consolidate, summary_json
+    from .consolidate import console_progress, consolidate, write_summary
     from .plans import load
     from .replies import write_replies
     from .rosters import load_roster
@@ -236,9 +236,7 @@ def run_demo(out: Path, plan_ref: str = "thanh-hoa-2024") -> int:
     result = consolidate([inbox.folder], plan, roster, use_cache=False, progress=console_progress())
     tally = out / "tong-hop.xlsx"
     write_tally(result, tally)
-    from .save import save_bytes
-
-    save_bytes(summary_json(result.summary()), out / "tong-hop.json")
+    write_summary(result, out / "tong-hop.json")
     replies = write_replies(result, out / "thu-tra-loi")
     print_summary(result, tally)
     print(f"Hộp thư mẫu: {inbox.folder}")
