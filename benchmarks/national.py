@@ -172,8 +172,7 @@ def _maxrss_mb(*, own: bool = False) -> float:
 def child_ours(a: argparse.Namespace) -> dict:
     """``thidua consolidate``'s library calls on a folder, timed phase by phase."""
     t0 = time.perf_counter()
-    from workbooks.consolidate import consolidate
-    from workbooks.save import save_bytes
+    from workbooks.consolidate import consolidate, write_summary
     from workbooks.tally import write_tally
 
     plan = _corpus.national_plan()
@@ -201,8 +200,7 @@ def child_ours(a: argparse.Namespace) -> dict:
     t3 = time.perf_counter()
     tally_end = time.time()
     rss_tally = _maxrss_mb(own=True)
-    summary = json.dumps(result.summary(), ensure_ascii=False, indent=2, default=str)
-    save_bytes(summary.encode("utf-8"), out / "tong-hop.json")
+    write_summary(result, out / "tong-hop.json")  # what `thidua consolidate --json` does
     t4 = time.perf_counter()
     if profiler is not None:
         profiler.disable()
