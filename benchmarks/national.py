@@ -598,6 +598,20 @@ def targets(all_rows: dict[int, list[Measurement]]) -> list[tuple[str, bool | No
     return out
 
 
+def _git_state() -> dict:
+    """The commit measured, and the files that differed from it (others' work in progress)."""
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                                  timeout=30).stdout.strip()  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {"head": git("rev-parse", "HEAD"),
+            "modified": git("status", "--short", "--untracked-files=no").splitlines()}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["child"]:
@@ -658,6 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  [{mark}] {what}: {figures}")
     result = {
         "started": started,
+        "git": _git_state(),
         "host": {"node": platform.node(), "cpus": os.cpu_count(),
                  "python": platform.python_version(), "platform": platform.platform()},
         "workers": a.workers,
