@@ -240,7 +240,6 @@ def run_demo(out: Path, plan_ref: str = "thanh-hoa-2024") -> int:
     replies = write_replies(result, out / "thu-tra-loi")
     print_summary(result, tally)
     print(f"Hộp thư mẫu: {inbox.folder}")
-    print(f"Bảng tổng hợp: {tally}")
     print(f"Tóm tắt JSON: {out / 'tong-hop.json'}")
     print(f"Thư trả lời soạn sẵn: {len(replies)} tệp trong {out / 'thu-tra-loi'}")
     sys.stdout.flush()
