@@ -221,3 +221,16 @@ def test_interim_view_before_a_phase_ends(inbox):
     ev = evaluate(PLAN, ROSTER, [a.sheet.to_report() for a in c.accepted], as_of=mid)
     assert {r.phase for r in ev.results} == {"1"}
     assert all(r.interim for r in ev.results)
+
+
+def test_the_readme_demo_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "thidua-demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    tally = out / "tong-hop.xlsx"
+    assert f"Bảng tổng hợp: {tally}" in printed and tally.exists()
+    summary = json.loads((out / "tong-hop.json").read_text(encoding="utf-8"))
+    states = {i["status"] for i in summary["inputs"]}
+    assert states == {"accepted", "rejected", "superseded"}
+    assert {r["phase"] for r in summary["results"]} == {"1", "2", "3", "all"}
+    assert list((out / "thu-tra-loi").glob("*.eml"))
