@@ -133,25 +133,15 @@ def TD_TY_LE(tu_so, mau_so):
     """Tỷ lệ tử số / mẫu số (0,8 là 80%); “Không phát sinh” khi cả hai bằng 0."""
     with _user_errors():
         spec = row_spec("ratio", None)
-        rows, cols, grids = _broadcast(("tử số", tu_so), ("mẫu số", mau_so))
-        out = []
-        for r in range(rows):
-            line = []
-            for c in range(cols):
-                num, den = (_at(g, r, c) for g in grids)
-                if _blank(num) or _blank(den):
-                    line.append("")
-                    continue
-                comps = components(spec, num, den)
-                n, d = comps["numerator"], comps["denominator"]
-                if n is None or d is None:
-                    line.append(_why_unusable(num, den))
-                elif d == 0:
-                    line.append(NOT_OCCURRED)
-                else:
-                    line.append(n / d)
-            out.append(line)
-        return out
+
+        def rate(num, den):
+            comps = components(spec, num, den)
+            n, d = comps["numerator"], comps["denominator"]
+            if n is None or d is None:
+                return _why_unusable(num, den)
+            return NOT_OCCURRED if d == 0 else n / d
+
+        return _pairwise(("tử số", tu_so), ("mẫu số", mau_so), rate)
 
 
 @xw.func
@@ -161,25 +151,17 @@ def TD_TANG_GIAM(ky_nay, cung_ky):
     """Tăng (+) / giảm (−) so với cùng kỳ năm trước: −0,1 là giảm 10%, 0,05 là tăng 5%."""
     with _user_errors():
         spec = row_spec("reduction", None)
-        rows, cols, grids = _broadcast(("kỳ này", ky_nay), ("cùng kỳ", cung_ky))
-        out = []
-        for r in range(rows):
-            line = []
-            for c in range(cols):
-                cur, base = (_at(g, r, c) for g in grids)
-                if _blank(cur) or _blank(base):
-                    line.append("")
-                    continue
-                comps = components(spec, cur, base)
-                now, before = comps["current"], comps["baseline"]
-                if now is None or before is None:
-                    line.append(BAD_VALUE)
-                elif before == 0:
-                    line.append(NOT_OCCURRED if now == 0 else f"Tăng {_count(now)} (cùng kỳ: 0)")
-                else:
-                    line.append((now - before) / before)
-            out.append(line)
-        return out
+
+        def change(cur, base):
+            comps = components(spec, cur, base)
+            now, before = comps["current"], comps["baseline"]
+            if now is None or before is None:
+                return BAD_VALUE
+            if before == 0:
+                return NOT_OCCURRED if now == 0 else f"Tăng {_count(now)} (cùng kỳ: 0)"
+            return (now - before) / before
+
+        return _pairwise(("kỳ này", ky_nay), ("cùng kỳ", cung_ky), change)
 
 
 @xw.func
@@ -277,6 +259,19 @@ def _grid(value: Any) -> list[list[Any]]:
     if value and not isinstance(value[0], list):
         return [value]
     return value or [[None]]
+
+
+def _pairwise(a: tuple[str, Any], b: tuple[str, Any], compute) -> list[list[Any]]:
+    """``compute(x, y)`` cell by cell over two ranges of one shape; blank where either is."""
+    rows, cols, grids = _broadcast(a, b)
+    out = []
+    for r in range(rows):
+        line = []
+        for c in range(cols):
+            x, y = (_at(g, r, c) for g in grids)
+            line.append("" if _blank(x) or _blank(y) else compute(x, y))
+        out.append(line)
+    return out
 
 
 def _broadcast(*named: tuple[str, Any]) -> tuple[int, int, list[list[list[Any]]]]:

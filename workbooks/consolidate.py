@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import GeneratorType
 
-from logic.aggregate import Evaluation, Report, evaluate
+from logic.aggregate import Evaluation, evaluate
 from logic.findings import Finding, finding
 from logic.plan import Plan
 from logic.roster import Roster, Tree
@@ -533,7 +533,3 @@ def console_progress(stream=None) -> Progress | None:
         stream.flush()
 
     return show
-
-
-def reports_of(c: Consolidation) -> list[Report]:
-    return [a.sheet.to_report() for a in c.accepted]
