@@ -18,10 +18,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from types import GeneratorType
 
 from logic.aggregate import Evaluation, evaluate
 from logic.findings import Finding, finding
@@ -147,32 +147,43 @@ def write_summary(c: Consolidation, path: str | os.PathLike) -> Path:
     """Write ``c.summary()`` as JSON, atomically, without holding it all in memory.
 
     ``json.dumps(indent=…)`` falls back to the pure-Python encoder, which took over a
-    minute on a national tally; each record goes through the C encoder here instead, one
-    per line, and the results are encoded as they are written.
+    minute on a national tally; here each record is one line, the results encoded by
+    ``results_json.result_lines`` as they are written.
     """
+    from .results_json import result_lines
     from .save import atomic_write
 
     head = c.summary(results=False)
-    results = (r.to_dict() for r in c.evaluation.results)
+    results = _Encoded(result_lines(c.evaluation.results))
     items = [(k, results if k == "results" else v) for k, v in head.items()]
     return atomic_write(path, lambda fh: _write_json_lines(fh, items))
 
 
+@dataclass
+class _Encoded:
+    """Records already encoded as JSON text."""
+
+    lines: Iterator[str]
+
+
 def _write_json_lines(fh, items) -> None:
-    def one(value) -> bytes:
-        return json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+    def one(value) -> str:
+        return json.dumps(value, ensure_ascii=False, default=str)
 
     fh.write(b"{")
     for n, (key, value) in enumerate(items):
         fh.write(b"\n  " if n == 0 else b",\n  ")
-        fh.write(one(key) + b": ")
-        if isinstance(value, list | GeneratorType):
+        fh.write(one(key).encode("utf-8") + b": ")
+        if isinstance(value, list | _Encoded):
+            lines = value.lines if isinstance(value, _Encoded) else map(one, value)
             fh.write(b"[")
-            for m, v in enumerate(value):
-                fh.write((b"\n    " if m == 0 else b",\n    ") + one(v))
-            fh.write(b"]" if isinstance(value, list) and not value else b"\n  ]")
+            empty = True
+            while chunk := list(islice(lines, 4096)):  # one write per few thousand records
+                fh.write(((",\n    " if not empty else "\n    ") + ",\n    ".join(chunk)).encode())
+                empty = False
+            fh.write(b"]" if empty else b"\n  ]")
         else:
-            fh.write(one(value))
+            fh.write(one(value).encode("utf-8"))
     fh.write(b"\n}\n")
 
 
