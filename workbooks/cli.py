@@ -94,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--district", metavar="CODE", help="chỉ các xã của huyện này (với --all-units)")
     t.add_argument("--phase", required=True, metavar="N", help="đợt thi đua (1, 2, 3…)")
     t.add_argument("--out", type=Path, help="tệp (một đơn vị) hoặc thư mục (--all-units)")
+    t.add_argument(
+        "--roster",
+        metavar="ROSTER",
+        help="danh mục đơn vị: mã có sẵn hoặc tệp .csv/.xlsx (mặc định: danh mục của kế hoạch)",
+    )
     t.set_defaults(func=_template)
 
     v = sub.add_parser("validate", help="kiểm tra báo cáo (check workbooks)")
@@ -114,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", type=Path, metavar="PATH")
     c.add_argument(
         "--replies", type=Path, metavar="DIR", help="soạn thư trả lời và nhắc nhở (.eml)"
+    )
+    c.add_argument(
+        "--roster",
+        metavar="ROSTER",
+        help="danh mục đơn vị: mã có sẵn hoặc tệp .csv/.xlsx (mặc định: danh mục của kế hoạch)",
     )
     c.add_argument("--no-cache", action="store_true", help="không dùng bộ nhớ đệm")
     c.add_argument("--workers", type=int, help="số tiến trình đọc song song (mặc định: số lõi)")
@@ -183,11 +193,10 @@ def _plan_export(args) -> int:
 
 def _template(args) -> int:
     from .plans import load
-    from .rosters import load_roster
     from .template import write_all, write_template
 
     plan = load(args.plan)
-    roster = load_roster(plan.roster)
+    roster = _roster(plan, args.roster)
     if args.phase not in {p.code for p in plan.phases}:
         print(
             f"Lỗi: kế hoạch không có đợt “{args.phase}” (các đợt: "
@@ -226,10 +235,10 @@ def _validate(args) -> int:
 def _consolidate(args) -> int:
     from .consolidate import console_progress, consolidate, write_summary
     from .plans import load
-    from .rosters import load_roster
     from .summary import print_summary, resolve_plan
     from .tally import write_tally
 
+    clock = _Clock()
     missing = [i for i in args.inputs if not Path(i).exists()]
     if missing and len(missing) == len(args.inputs):
         print("Lỗi: không tìm thấy đầu vào: " + ", ".join(missing), file=sys.stderr)
@@ -238,8 +247,9 @@ def _consolidate(args) -> int:
     if plan is None:
         print("Lỗi: không xác định được kế hoạch; hãy chỉ rõ --plan.", file=sys.stderr)
         return 2
-    roster = load_roster(plan.roster)
+    roster = _roster(plan, args.roster)
     passwords = _passwords(args)
+    clock.lap("plan")
     result = consolidate(
         args.inputs,
         plan,
@@ -249,15 +259,58 @@ def _consolidate(args) -> int:
         passwords=passwords,
         progress=console_progress(),
     )
+    clock.lap("consolidate")
     write_tally(result, args.out)
+    clock.lap("tally")
     if args.json:
         write_summary(result, args.json)
+        clock.lap("json")
     if args.replies:
         from .replies import write_replies
 
         write_replies(result, args.replies)
+        clock.lap("replies")
     print_summary(result, args.out)
+    clock.lap("summary")
+    clock.save()
     return result.exit_code
+
+
+class _Clock:
+    """Wall time of each step, for the benchmarks: written as JSON to ``$THIDUA_TIMINGS``."""
+
+    def __init__(self) -> None:
+        import os
+        import time
+
+        self.path = os.environ.get("THIDUA_TIMINGS")
+        self.now = time.perf_counter
+        self.last = self.now()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, step: str) -> None:
+        t = self.now()
+        self.laps[step], self.last = t - self.last, t
+
+    def save(self) -> None:
+        if self.path:
+            import json
+
+            Path(self.path).write_text(json.dumps(self.laps), encoding="utf-8")
+
+
+def _roster(plan, ref: str | None):
+    """``--roster`` if given, else the plan's own roster; a plan without one needs the option."""
+    from logic.errors import RosterError
+
+    from .rosters import load_roster
+
+    if ref is None and not plan.roster:
+        raise RosterError(
+            f"Kế hoạch “{plan.id}” không gắn với danh mục đơn vị nào: "
+            "hãy chỉ rõ --roster (mã danh mục có sẵn hoặc tệp .csv/.xlsx)."
+        )
+    return load_roster(ref if ref is not None else plan.roster)
 
 
 def _passwords(args) -> dict[str, str]:

@@ -70,7 +70,10 @@ def load_roster(ref: str | Path) -> Roster:
         )
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return roster_from_grid(_read_csv(path), name=path.stem)
+        grid = _read_csv(path)
+        if grid and [_norm(h) for h in grid[0]] == ["code", "name", "level", "parent_code"]:
+            return national_roster(path)  # the shared national list (unpadded codes)
+        return roster_from_grid(grid, name=path.stem)
     if suffix in (".xlsx", ".xlsm"):
         return roster_from_grid(_read_xlsx(path), name=path.stem)
     raise RosterError(f"Danh mục đơn vị phải là tệp .csv hoặc .xlsx, không phải “{path.name}”")
