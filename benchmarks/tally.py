@@ -1,23 +1,40 @@
 """Benchmark (not collected by pytest): the tally of a national-scale consolidation.
 
-10,000 communes (500 districts × 20) × 15 indicators × 3 phases, 95 % of reports in, plus
-the whole-campaign view: about 630,000 result rows. Run::
+Two cases:
 
-    uv run python benchmarks/tally.py /tmp/tong-hop.xlsx [--trace]
+- ``national`` (default): what ``benchmarks/national.py`` tallies at N = 10,051, without
+  reading a file: the bundled plan ``thanh-hoa-2024`` without scope (phase 1 reported), the
+  shared national roster (63 provinces, 696 districts, 10,051 communes), every commune's
+  figures from the corpus generator (``_corpus.values_for``): about 195,000 results.
+- ``province``: one synthetic province, 10,000 communes (500 districts × 20) × 15
+  indicators × 3 phases, 95 % of reports in, plus the whole-campaign view: about 630,000
+  result rows.
+
+Run::
+
+    uv run python benchmarks/tally.py /tmp/tong-hop.xlsx [--case national|province]
+        [--trace] [--profile FILE] [--compare OTHER_TALLY.py]
 
 ``--trace`` also reports the writer's peak Python allocation (tracemalloc; ~10× slower).
+``--profile FILE`` writes a cProfile of the writer. ``--compare`` also times another version
+of ``workbooks/tally.py`` (e.g. ``git show HEAD~3:workbooks/tally.py > /tmp/old.py``) on the
+same consolidation, in the same run, alternating: before/after figures on a shared machine.
 """
 
 from __future__ import annotations
 
+import cProfile
 import datetime as dt
+import importlib.util
 import random
 import resource
 import sys
 import time
 import tracemalloc
+import zipfile
+from pathlib import Path
 
-from logic.aggregate import evaluate
+from logic.aggregate import evaluate, phase_tree
 from logic.plan import load_plan
 from logic.roster import Roster, Unit
 from workbooks.consolidate import Accepted, Consolidation, InputRecord
@@ -107,24 +124,97 @@ def build(districts: int = 500, per_district: int = 20, seed: int = 1) -> Consol
     return c
 
 
+def build_national(seed: int = 2025) -> Consolidation:
+    """The consolidation ``benchmarks/national.py`` tallies at N = 10,051, without files."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _corpus
+
+    plan = _corpus.national_plan()
+    roster = _corpus.load_roster(_corpus.NATIONAL_ROSTER)
+    c = Consolidation(plan, roster)
+    phase = _corpus.PHASE
+    tree = phase_tree(plan, roster, phase)
+    yes_no = {"Có": 1, "Không": 0}
+    for code, unit in tree.units.items():
+        if unit.level != "commune":
+            continue
+        values, day = _corpus.values_for(plan, code, seed)
+        values = {
+            ind: {k: yes_no.get(v, v) for k, v in comps.items()} for ind, comps in values.items()
+        }
+        path = f"/tmp/corpus/files/{code}.xlsx"
+        sha = code.ljust(64, "0")
+        sheet = SheetReport(
+            path=path, member=None, sheet="Báo cáo", plan_id=plan.id, unit=code,
+            unit_name=unit.name, phase=phase, report_date=day, prepared_by=None,
+            values=values, cells={}, findings=[], empty=False, level="commune",
+        )  # fmt: skip
+        src = Source(path=path, member=None, sha256=sha, size=1)
+        rec = InputRecord(path, sha, None, "accepted", None, code, phase, sheet="Báo cáo",
+                          report_date=day)  # fmt: skip
+        c.inputs.append(rec)
+        c.accepted.append(Accepted(sheet, src, rec))
+    c.evaluation = evaluate(plan, roster, [a.sheet.to_report() for a in c.accepted])
+    return c
+
+
+def _load_writer(path: str):
+    """``write_tally`` of another version of the module (relative imports from workbooks)."""
+    spec = importlib.util.spec_from_file_location("workbooks._tally_compared", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.write_tally
+
+
+def _opt(argv: list[str], name: str, default: str | None = None) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv else default
+
+
 def main(argv: list[str]) -> None:
-    out = argv[0]
+    out = Path(argv[0])
+    case = _opt(argv, "--case", "national")
     t0 = time.perf_counter()
-    c = build()
+    c = build_national() if case == "national" else build()
     t1 = time.perf_counter()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{len(c.evaluation.results):,} results; build + evaluate {t1 - t0:.1f} s; "
+    print(f"{case}: {len(c.evaluation.results):,} results; build + evaluate {t1 - t0:.1f} s; "
           f"max RSS so far {rss:.0f} MB", flush=True)  # fmt: skip
+    writers = [("this", write_tally)]
+    other = _opt(argv, "--compare")
+    if other:
+        writers.append((Path(other).name, _load_writer(other)))
+    profile = _opt(argv, "--profile")
     trace = "--trace" in argv
-    if trace:
-        tracemalloc.start()
-    wall, cpu = time.perf_counter(), time.process_time()
-    write_tally(c, out)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    peak = f"{tracemalloc.get_traced_memory()[1] / 2**20:.0f} MB" if trace else "not traced"
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"write_tally: {wall:.1f} s wall, {cpu:.1f} s CPU; peak allocation {peak}; "
-          f"max RSS {rss:.0f} MB", flush=True)  # fmt: skip
+    rounds = int(_opt(argv, "--rounds", "1"))
+    for _ in range(rounds):
+        for label, write in writers:
+            target = out.with_name(f"{out.stem}-{label.replace('.', '_')}{out.suffix}")
+            if len(writers) == 1:
+                target = out
+            if trace:
+                tracemalloc.start()
+            profiler = None
+            if profile and label == "this":
+                profiler = cProfile.Profile()
+                profiler.enable()
+            wall, cpu = time.perf_counter(), time.process_time()
+            write(c, target)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(profile)
+            peak = "not traced"
+            if trace:
+                peak = f"{tracemalloc.get_traced_memory()[1] / 2**20:.0f} MB"
+                tracemalloc.stop()
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            with zipfile.ZipFile(target) as z:
+                sheets = sum(1 for n in z.namelist() if n.startswith("xl/worksheets/sheet"))
+            size = target.stat().st_size / 2**20
+            print(f"{label:>16}: {wall:5.2f} s wall, {cpu:5.2f} s CPU; {sheets} sheets, "
+                  f"{size:.1f} MB; peak allocation {peak}; max RSS {rss:.0f} MB",
+                  flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
