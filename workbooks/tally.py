@@ -49,7 +49,7 @@ import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
+from itertools import islice
 from operator import getitem
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -65,7 +65,7 @@ from openpyxl.utils import get_column_letter
 from logic.aggregate import ALL_PHASES, Result
 from logic.numbers import format_vn
 from logic.plan import COMPONENT_LABELS, Indicator, Plan, Target
-from logic.targets import NOT_OCCURRED, target_text
+from logic.targets import NOT_OCCURRED, STATUS_LABELS, target_text
 from logic.text import safe_for_cell
 
 from .layout import short_name
@@ -80,11 +80,12 @@ from .summary import (
     phase_order,
     phase_overview,
     phase_tree_of,
-    status_label,
     top_level_name,
 )
 
 if TYPE_CHECKING:
+    from logic.roster import Tree
+
     from .consolidate import Consolidation
 
 __all__ = ["SHEETS", "write_tally"]
@@ -158,6 +159,7 @@ _STYLES: dict[str, dict[str, Any]] = {
     "subtitle": _spec(12, italic=True, h="center", wrap=True, border=False),
     # streamed rows
     "note": _spec(11, italic=True, border=False),
+    "guide": _spec(11, border=False),
     "section": _spec(12, bold=True, border=False),
     "header": _spec(11, bold=True, h="center", wrap=True, fill=HEADER_FILL),
     "text": _spec(),
@@ -247,14 +249,13 @@ class _Styles:
         return hit
 
 
-class _Fmt:
-    """A value with its own style, overriding the column's (rates vs counts in one column)."""
+def _fmt(value: Any, style: str) -> tuple[str, Any]:
+    """A value with its own style, overriding the column's (rates vs counts in one column).
 
-    __slots__ = ("style", "value")
-
-    def __init__(self, value: Any, style: str):
-        self.value = value
-        self.style = style
+    A plain tuple rather than an object: it hashes in C, so the cell caches of
+    :class:`_Column` serve it without running Python code.
+    """
+    return (style, value)
 
 
 # --- the streamed part ----------------------------------------------------------------
@@ -316,9 +317,9 @@ class _Column(dict):
 
     The XML held is the cell's tail (``" s="5" t="s"><v>12</v></c>``) followed by the
     opening of the next cell (``<c r="F``) or ``</row>``, so that a row is the row number
-    joined between the fragments of its cells: ``rs.join(["<row r=\\"", "\\"><c r=\\"A",
-    *fragments])``. Texts, whole numbers and blanks are kept (they repeat: unit names,
-    indicators, statuses); other values are rendered each time (``__missing__``).
+    joined between the fragments of its cells: ``rs.join(["<row r=\"", "\"><c r=\"A",
+    *fragments])``. Values repeat (unit names, indicators, statuses, small counts, rates of
+    small numbers): each is rendered once (``__missing__``), up to ``_KEEP`` values a column.
     """
 
     __slots__ = ("cells", "j")
@@ -333,22 +334,16 @@ class _Column(dict):
 
     def __missing__(self, v: Any) -> str:
         cells, j = self.cells, self.j
-        t = type(v)
-        if t is _Fmt:
-            key = (v.style, v.value)
-            hit = cells.styled[j].get(key)
-            if hit is None:
-                hit = (cells.tail(j, v.value, v.style) or cells.empties[j]) + cells.nexts[j]
-                if type(v.value) in _KEPT:
-                    cells.styled[j][key] = hit
-            return hit
-        frag = (cells.tail(j, v, None) or cells.empties[j]) + cells.nexts[j]
-        if t in _KEPT:
+        # a tuple is _fmt(value, style)
+        tail = cells.tail(j, v[1], v[0]) if type(v) is tuple else cells.tail(j, v, None)
+        frag = (tail or cells.empties[j]) + cells.nexts[j]
+        if len(self) < _KEEP and type(v) is not bool:  # True == 1: keep ints' entries
             self[v] = frag
         return frag
 
 
-_KEPT = (str, int)
+#: Values kept per column (a national tally has ~30,000 distinct rates in a column).
+_KEEP = 100_000
 
 
 class _Cells:
@@ -409,14 +404,14 @@ class _Cells:
         return f'" s="{sid}" t="s"><v>{idx}</v></c>'
 
 
-def _piece_xml(piece: _Piece, styles: _Styles, sst: _SharedStrings) -> Iterator[str]:
+def _piece_xml(piece: _Piece, cells_of: Callable[[Sequence[str]], _Cells]) -> Iterator[str]:
     """The ``<row>`` elements of a piece, a few hundred kilobytes per chunk.
 
     The hot loop of a national tally (millions of cells). A table row is one C-level join
     of cached fragments (see :class:`_Column`): no Python code runs per cell unless the
     value is new or a fraction.
     """
-    cells = _Cells(piece.styles, styles, sst)
+    cells = cells_of(piece.styles)
     if not piece.boxed:
         yield _loose_rows(piece, cells)
         return
@@ -473,8 +468,8 @@ def _loose_rows(piece: _Piece, cells: _Cells) -> str:
         out.append(f'<row r="{rs}"{ht}>')
         for j, v in enumerate(values):
             key = None
-            if type(v) is _Fmt:
-                key, v = v.style, v.value
+            if type(v) is tuple:
+                key, v = v
             tail = cells.tail(j, v, key)
             if tail is not None:
                 out.append(cells.prefixes[j] + rs + tail)
@@ -487,7 +482,7 @@ def _lines(value: Any, width: float) -> int:
     """Lines a wrapped text takes in a column ``width`` characters wide (an estimate)."""
     if value is None:
         return 1
-    text = value.value if type(value) is _Fmt else value
+    text = value[1] if type(value) is tuple else value
     if not isinstance(text, str):
         return 1
     per_line = max(width * 1.15, 1)
@@ -571,6 +566,11 @@ class _Sheet:
         self.pieces.append(_Piece(self.row, [style], lambda t=text: [[t]], 1))
         self.row += 1
 
+    def note_later(self, text: Callable[[], str], style: str = "note") -> None:
+        """A line whose text is known only once the other sheets are made."""
+        self.pieces.append(_Piece(self.row, [style], lambda: [[text()]], 1))
+        self.row += 1
+
     def blank(self, n: int = 1) -> None:
         self.row += n
 
@@ -617,9 +617,9 @@ class _Sheet:
 
             top = grouped_after
             if top:
-                self.pieces.append(_Piece(first_data, keys, lambda: _take(it(), top), top,
+                self.pieces.append(_Piece(first_data, keys, lambda: islice(it(), top), top,
                                           boxed=True, wrap=wrap))  # fmt: skip
-            self.pieces.append(_Piece(first_data + top, keys, lambda: _take(it(), count - top),
+            self.pieces.append(_Piece(first_data + top, keys, lambda: islice(it(), count - top),
                                       count - top, boxed=True, wrap=wrap, outline=1))  # fmt: skip
         else:
             self.pieces.append(_Piece(first_data, keys, rows, count, boxed=True, wrap=wrap))
@@ -814,6 +814,16 @@ class _Book:
 
         def write(handle: IO[bytes]) -> None:
             sst = _SharedStrings()
+            shared: dict[tuple[str, ...], _Cells] = {}
+
+            def cells_of(keys: Sequence[str]) -> _Cells:
+                # one per column layout: a province's sheet starts with the cells the
+                # previous province's rendered
+                k = tuple(keys)
+                hit = shared.get(k)
+                if hit is None:
+                    hit = shared[k] = _Cells(k, self.styles, sst)
+                return hit
             # level 1-2 cost the same here and 2 is ~13 % smaller; on a national tally
             # (180 MB of XML) compression runs beside the row generation (_Zip's thread)
             big = cells > 200_000
@@ -832,7 +842,7 @@ class _Book:
                 out.put("xl/workbook.xml", self._workbook_xml())
                 out.put("xl/_rels/workbook.xml.rels", self._workbook_rels())
                 for i, sheet in enumerate(self.sheets):
-                    out.stream(sheet.part, self._sheet_chunks(sheet, i == 0, sst), zip64)
+                    out.stream(sheet.part, self._sheet_chunks(sheet, i == 0, cells_of), zip64)
                     rels = sheet.rels()
                     if rels:
                         folder, name = sheet.part.rsplit("/", 1)
@@ -843,10 +853,12 @@ class _Book:
 
         return atomic_write(path, write)
 
-    def _sheet_chunks(self, sheet: _Sheet, selected: bool, sst: _SharedStrings) -> Iterator[str]:
+    def _sheet_chunks(
+        self, sheet: _Sheet, selected: bool, cells_of: Callable[[Sequence[str]], _Cells]
+    ) -> Iterator[str]:
         yield sheet.xml_head(selected)
         for piece in sorted(sheet.pieces, key=lambda p: p.first_row):
-            yield from _piece_xml(piece, self.styles, sst)
+            yield from _piece_xml(piece, cells_of)
         yield sheet.xml_tail()
 
     def _content_types(self) -> str:
@@ -1000,12 +1012,6 @@ class _Zip:
                 f.close()
 
 
-def _take(it: Iterator[Any], n: int) -> Iterator[Any]:
-    for _ in range(n):
-        try:
-            yield next(it)
-        except StopIteration:
-            return
 
 
 _BAD_TITLE = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
@@ -1054,6 +1060,24 @@ _RESULT_COLS_TAIL = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    phase: str  # the phase's label
+    indicator: Indicator | None
+    name: str  # the indicator's
+    first: str | None  # component in "Tử số / Kỳ này / Số lượng"
+    second: str | None  # component in "Mẫu số / Cùng kỳ"
+    style: str  # of the value
+    target: str  # in words
+    interim: str | None  # "Có" when the phase is interim
+
+
+_FIRST = {"ratio": "numerator", "reduction": "current", "count": "count",
+          "minimum": "count", "yes_no": "done"}  # fmt: skip
+_SECOND = {"ratio": "denominator", "reduction": "baseline"}
+_MISSED = STATUS_LABELS["missed"]
+
+
 class _Rows:
     """Turns results into table rows; caches per-indicator words."""
 
@@ -1068,6 +1092,17 @@ class _Rows:
         self.trees = {p: phase_tree_of(c, p) for p in self.order}
         self._sources = _source_labels(c)
         self._source_cache: dict[tuple, str | None] = {}
+        self._contexts: dict[tuple, _Context] = {}
+        self._gaps: dict[tuple, str] = {}
+        self._parents: dict[tuple[str, str], str] = {}
+        self._stats: dict[str, dict[str, _Stat]] = {}
+
+    def stats(self, phase: str) -> dict[str, _Stat]:
+        """:func:`_unit_stats` of ``phase``, computed once (the overview and the ranking)."""
+        hit = self._stats.get(phase)
+        if hit is None:
+            hit = self._stats[phase] = _unit_stats(self.c, phase)
+        return hit
 
     def value_style(self, r: Result, ind: Indicator | None) -> str:
         kind = r.kind
@@ -1092,59 +1127,87 @@ class _Rows:
             self._targets[key] = hit
         return hit
 
+    def context(self, r: Result) -> _Context:
+        """What the rows of one phase, indicator, level and target share."""
+        key = (r.phase, r.indicator, r.level, r.kind, id(r.target))
+        ctx = self._contexts.get(key)
+        if ctx is None:
+            ind = self.inds.get(r.indicator)
+            ctx = self._contexts[key] = _Context(
+                phase=self.phase_labels.get(r.phase, r.phase),
+                indicator=ind,
+                name=ind.name if ind else r.indicator,
+                first=_FIRST.get(r.kind),
+                second=_SECOND.get(r.kind),
+                style=self.value_style(r, ind),
+                target=self.target_words(r, ind),
+                interim="Có" if self.interim.get(r.phase) else None,
+            )
+        return ctx
+
     def result_row(self, r: Result, *, commune: bool = False) -> list[Any]:
-        ind = self.inds.get(r.indicator)
+        """One result as a row of the results tables (``commune``: of the "Cấp xã" table).
+
+        Called for every result of a national tally: what rows share comes from
+        :meth:`context`, numbers go as they are (cells render whole floats as integers).
+        """
+        ctx = self.context(r)
         comps = r.components
-        v1 = v2 = None
-        kind = r.kind
-        if kind == "ratio":
-            v1, v2 = comps.get("numerator"), comps.get("denominator")
-        elif kind == "reduction":
-            v1, v2 = comps.get("current"), comps.get("baseline")
-        elif kind in ("count", "minimum"):
-            v1 = comps.get("count")
-        elif kind == "yes_no":
-            v1 = comps.get("done")
-        value = r.value
-        if value is not None:
-            value = _Fmt(_num(value), self.value_style(r, ind))
-        missed = r.status == "missed"
-        gap = None
+        status = r.status
         note = r.note
-        if missed:
-            gap = note or (_gap_words(r, ind) if r.gap else None)
-            note = None
-        elif note == NOT_OCCURRED and r.status == "not_applicable":
-            note = None
-        row = [
-            self.phase_labels.get(r.phase, r.phase),
-            r.unit,
-            r.name or r.unit,
-        ]
+        gap = None
+        if status == "missed":
+            if note:
+                gap = note
+            elif r.gap:
+                gap = self.gap_words(r.gap, ctx.indicator)
+            label, note = _MISSED, None
+        elif status == "not_applicable" and note == NOT_OCCURRED:
+            label, note = NOT_OCCURRED, None
+        else:
+            label = STATUS_LABELS.get(status, status)
+        value = r.value
+        row = [ctx.phase, r.unit, r.name or r.unit]
         if commune:
             row.append(self.parent_name(r))
-        row += [r.indicator, ind.name if ind else r.indicator, _num(v1), _num(v2)]
-        if not commune:
-            row += [_num(comps.get("units_meeting")), _num(comps.get("units_reported"))]
         row += [
-            value,
-            self.target_words(r, ind),
-            status_label(r),
+            r.indicator,
+            ctx.name,
+            comps.get(ctx.first) if ctx.first else None,
+            comps.get(ctx.second) if ctx.second else None,
+        ]
+        if not commune:
+            row += [comps.get("units_meeting"), comps.get("units_reported")]
+        row += [
+            (ctx.style, value) if value is not None else None,
+            ctx.target,
+            label,
             gap,
             note,
             f"{r.reported}/{r.expected}",
-            "Có" if r.interim or self.interim.get(r.phase) else None,
+            "Có" if r.interim else ctx.interim,
         ]
         if commune:
             row.append(self.source_of(r))
         return row
 
+    def gap_words(self, gap: float, ind: Indicator | None) -> str:
+        key = (gap, ind.unit if ind else "")
+        hit = self._gaps.get(key)
+        if hit is None:
+            hit = self._gaps[key] = f"còn thiếu {format_vn(gap, 2, trim=True)} {key[1]}".strip()
+        return hit
+
     def parent_name(self, r: Result) -> str | None:
         if r.parent is None:
             return None
-        tree = self.trees.get(r.phase)
-        u = tree.units.get(r.parent) if tree is not None else None
-        return u.name if u is not None else r.parent
+        key = (r.phase, r.parent)
+        hit = self._parents.get(key)
+        if hit is None:
+            tree = self.trees.get(r.phase)
+            u = tree.units.get(r.parent) if tree is not None else None
+            hit = self._parents[key] = u.name if u is not None else r.parent
+        return hit
 
     def source_of(self, r: Result) -> str | None:
         key = (r.phase, r.sources)
@@ -1177,7 +1240,7 @@ def _source_labels(c: Consolidation) -> dict[tuple[str, str], str]:
 
 
 def _file_label(path: str, member: str | None) -> str:
-    name = Path(path).name or path
+    name = os.path.basename(path) or path
     return f"{name} › {member}" if member else name
 
 
@@ -1209,9 +1272,6 @@ def _pct_words(x: float) -> str:
     return f"{format_vn(x * 100, 1, trim=True)}%"
 
 
-def _gap_words(r: Result, ind: Indicator | None) -> str:
-    unit = ind.unit if ind else ""
-    return f"còn thiếu {format_vn(r.gap, 2, trim=True)} {unit}".strip()
 
 
 # --- the workbook ---------------------------------------------------------------------
@@ -1230,26 +1290,119 @@ def write_tally(c: Consolidation, path: str | os.PathLike) -> Path:
     top_tree = phase_tree_of(c, order[-1]) if order else phase_tree_of(c, c.plan.phases[-1].code)
     roots = top_tree.roots()
     top_unit = top_tree.units[roots[0]] if roots else None
-    top_title = top_level_name(top_unit.level, top_unit.name) if top_unit else "Toàn tỉnh"
-    top_name = top_unit.name if top_unit else ""
-    book.place = short_name(top_name) if top_name else "……"
+    national = is_national(top_tree)
+    if national:
+        top_title, top_name = "Cấp tỉnh", NATIONAL_NAME
+        book.place = "……"
+    else:
+        top_title = top_level_name(top_unit.level, top_unit.name) if top_unit else "Toàn tỉnh"
+        top_name = top_unit.name if top_unit else ""
+        book.place = short_name(top_name) if top_name else "……"
     campaign = _clean(c.plan.name)
     span = f"Từ {c.plan.start:%d/%m/%Y} đến {c.plan.end:%d/%m/%Y}"
 
-    by_unit = _top_and_district_results(c, rows)
-    _overview_sheet(book, c, rows, overview, campaign, span, top_name)
-    _results_sheet(book, rows, top_title, "ToanDonVi", top_name, by_unit["top"], campaign, span)
-    for code, (name, results) in by_unit["districts"].items():
-        table = _unique_table_name(f"Huyen_{_table_id(code)}", book.table_names)
-        _results_sheet(book, rows, name, table, name, results, campaign, span)
+    top, units = _unit_results(c, rows, national)
+    guide: list[tuple[str, str]] = []
+    _overview_sheet(book, c, rows, overview, campaign, span, top_name, national, bool(units),
+                    guide)  # fmt: skip
+    first = len(book.sheets)
+    if national:
+        _results_sheet(book, rows, top_title, "CapTinh", top_name, top, campaign, span,
+                       title="KẾT QUẢ THỰC HIỆN CHỈ TIÊU THI ĐUA CẤP TỈNH",
+                       note=_NATIONAL_NOTE)  # fmt: skip
+    else:
+        _results_sheet(book, rows, top_title, "ToanDonVi", top_name, top, campaign, span)
+    guide.append((book.sheets[first].title, _guide_top(top_name, national)))
+    first = len(book.sheets)
+    for code, (name, own, below) in units.items():
+        prefix = "Tinh" if national else "Huyen"
+        table = _unique_table_name(f"{prefix}_{_table_id(code)}", book.table_names)
+        results = own + below if below else own
+        if national:
+            _results_sheet(book, rows, name, table, name, results, campaign, span,
+                           note=_PROVINCE_NOTE, grouped_after=len(own))  # fmt: skip
+        else:
+            _results_sheet(book, rows, name, table, name, results, campaign, span)
+    if len(book.sheets) > first:
+        guide.append(_guide_units(book.sheets[first:], national))
+    first = len(book.sheets)
     _commune_sheets(book, c, rows, campaign, span, top_name)
-    _missed_sheet(book, c, rows, campaign, span, top_name)
-    _ranking_sheet(book, c, rows, campaign, top_name)
-    _missing_sheet(book, c, rows, campaign, span, top_name)
-    _changes_sheet(book, c, rows, campaign, span, top_name)
-    _findings_sheet(book, c, rows, campaign, span, top_name)
-    _sources_sheet(book, c, rows, campaign, span, top_name)
+    guide.append((_span_titles(book.sheets[first:]), _GUIDE["commune"]))
+    for write, key in (
+        (_missed_sheet, "missed"),
+        (_ranking_sheet, "ranking"),
+        (_missing_sheet, "missing"),
+        (_changes_sheet, "changes"),
+        (_findings_sheet, "findings"),
+        (_sources_sheet, "sources"),
+    ):
+        write(book, c, rows, campaign, span, top_name)
+        guide.append((book.sheets[-1].title, _GUIDE[key]))
     return book.save(Path(path))
+
+
+#: The top unit's name on a national tally: several provinces, each judged on its own.
+NATIONAL_NAME = "Toàn quốc"
+
+
+def is_national(tree: Tree) -> bool:
+    """Several provinces with districts below: one sheet per province, not per district."""
+    provinces = districts = 0
+    for u in tree.units.values():
+        if u.level == "province":
+            provinces += 1
+        elif u.level == "district":
+            districts += 1
+    return provinces > 1 and districts > 0
+
+
+_RATE_NOTE = (
+    "Tỷ lệ = tổng tử số / tổng mẫu số của các xã đã báo cáo (không lấy trung bình tỷ lệ). "
+    "Báo cáo = số xã đã báo cáo / số xã phải báo cáo."
+)
+_NATIONAL_NOTE = (
+    "Mỗi tỉnh được đánh giá riêng; số liệu của từng huyện ở trang mang tên tỉnh, của từng xã ở "
+    "trang “Cấp xã”, tệp gốc ở trang “Nguồn”. " + _RATE_NOTE
+)
+_PROVINCE_NOTE = (
+    "Các dòng đầu là số liệu của tỉnh; bên dưới là từng huyện của tỉnh (nhóm dòng: bấm “−” / "
+    "“+” bên trái để thu gọn / mở ra). Số liệu cộng từ các xã (trang “Cấp xã”, lọc theo cột "
+    "“Cấp trên”); tệp gốc ở trang “Nguồn”. " + _RATE_NOTE
+)
+_GUIDE = {
+    "commune": "số liệu từng xã theo đợt và chỉ tiêu, kèm tệp lấy số liệu (lọc cột “Cấp trên” "
+    "để xem các xã của một huyện)",
+    "missed": "mọi chỉ tiêu chưa đạt ở mọi cấp, nghiêm trọng nhất trước",
+    "ranking": "xếp hạng đơn vị trong từng cấp theo tỷ lệ chỉ tiêu đạt, giải thích khi bằng nhau",
+    "missing": "các xã chưa có báo cáo được dùng, theo đợt",
+    "changes": "số liệu thay đổi khi đơn vị gửi lại báo cáo, từng ô",
+    "findings": "mọi lỗi và cảnh báo khi kiểm tra các tệp",
+    "sources": "mọi tệp, thư, tệp đính kèm đã xem xét: được dùng, bị từ chối, bị thay thế",
+}
+
+
+def _guide_top(top_name: str, national: bool) -> str:
+    if national:
+        return "số liệu của từng tỉnh theo đợt và chỉ tiêu, để so sánh các tỉnh"
+    return f"số liệu của {top_name or 'đơn vị tổng hợp'} theo đợt và chỉ tiêu"
+
+
+def _guide_units(sheets: list[_Sheet], national: bool) -> tuple[str, str]:
+    n = len(sheets)
+    if national:
+        text = (
+            f"mỗi tỉnh một trang ({n} trang, mang tên tỉnh): số liệu của tỉnh, rồi của từng "
+            "huyện trong tỉnh (nhóm dòng thu gọn được)"
+        )
+    else:
+        text = f"mỗi huyện một trang ({n} trang, mang tên huyện): số liệu của huyện"
+    return _span_titles(sheets), text
+
+
+def _span_titles(sheets: list[_Sheet]) -> str:
+    if len(sheets) == 1:
+        return f"“{sheets[0].title}”"
+    return f"“{sheets[0].title}” … “{sheets[-1].title}”"
 
 
 def _unique_table_name(name: str, taken: set[str]) -> str:
@@ -1265,10 +1418,19 @@ def _table_id(code: str) -> str:
     return re.sub(r"[^0-9A-Za-z_]", "_", code)[:200]
 
 
-def _top_and_district_results(c: Consolidation, rows: _Rows) -> dict[str, Any]:
+def _unit_results(
+    c: Consolidation, rows: _Rows, national: bool
+) -> tuple[list[Result], dict[str, tuple[str, list[Result], list[Result]]]]:
+    """The top units' results, and per unit sheet: (name, own results, results below).
+
+    A province-scoped tally has a sheet per district (nothing below); a national one a sheet
+    per province, with its districts' results below its own. In roster order, phases in
+    plan order.
+    """
     tops = {p: set(t.roots()) for p, t in rows.trees.items()}
     top: list[Result] = []
     districts: dict[str, tuple[str, list[Result]]] = {}
+    parents: dict[str, str | None] = {}
     for r in c.evaluation.results:
         if r.phase in tops and r.unit in tops[r.phase]:
             top.append(r)
@@ -1276,25 +1438,44 @@ def _top_and_district_results(c: Consolidation, rows: _Rows) -> dict[str, Any]:
             entry = districts.get(r.unit)
             if entry is None:
                 entry = districts[r.unit] = (r.name or r.unit, [])
+                parents[r.unit] = r.parent
             entry[1].append(r)
     phase_index = {p: i for i, p in enumerate(rows.order)}
     top.sort(key=lambda r: phase_index.get(r.phase, 99))
     for _name, results in districts.values():
         results.sort(key=lambda r: phase_index.get(r.phase, 99))
-    return {"top": top, "districts": districts}
+    if not national:
+        return top, {code: (name, results, []) for code, (name, results) in districts.items()}
+    provinces: dict[str, tuple[str, list[Result], list[Result]]] = {}
+    for r in top:
+        entry = provinces.get(r.unit)
+        if entry is None:
+            entry = provinces[r.unit] = (r.name or r.unit, [], [])
+        entry[1].append(r)
+    for code, (name, results) in districts.items():
+        parent = parents[code]
+        entry = provinces.get(parent) if parent else None
+        if entry is None:  # a district whose province has no result of its own
+            entry = provinces[parent or code] = (parent or name, [], [])
+        entry[2].extend(results)
+    return top, provinces
 
 
 def _results_sheet(
     book: _Book,
     rows: _Rows,
-    title: str,
+    sheet_title: str,
     table: str,
     unit_name: str,
     results: list[Result],
     campaign: str,
     span: str,
+    *,
+    title: str | None = None,
+    note: str | None = None,
+    grouped_after: int | None = None,
 ) -> None:
-    sheet = book.sheet(title)
+    sheet = book.sheet(sheet_title)
     # a short, printed report: long texts wrap (the commune table does not: it is for filtering)
     wrapped = {"Nội dung chỉ tiêu", "Còn thiếu", "Ghi chú", "Chỉ tiêu"}
     cols = [
@@ -1303,22 +1484,21 @@ def _results_sheet(
         else c
         for c in _RESULT_COLS_HEAD + _RESULT_COLS_MID + _SHARE_COLS + _RESULT_COLS_TAIL
     ]
-    sheet.header_block(
-        len(cols), unit_name, f"KẾT QUẢ THỰC HIỆN CHỈ TIÊU THI ĐUA – {unit_name.upper()}",
-        [campaign, span],
-    )  # fmt: skip
+    title = title or f"KẾT QUẢ THỰC HIỆN CHỈ TIÊU THI ĐUA – {unit_name.upper()}"
+    sheet.header_block(len(cols), unit_name, title, [campaign, span])
     sheet.note(
-        "Số liệu cộng từ các xã (trang “Cấp xã”, lọc theo cột “Cấp trên”); tệp gốc ở trang "
-        "“Nguồn”. Tỷ lệ = tổng tử số / tổng mẫu số của các xã đã báo cáo (không lấy trung bình "
-        "tỷ lệ). Báo cáo = số xã đã báo cáo / số xã phải báo cáo."
+        note
+        or "Số liệu cộng từ các xã (trang “Cấp xã”, lọc theo cột “Cấp trên”); tệp gốc ở trang "
+        "“Nguồn”. " + _RATE_NOTE
     )
     sheet.blank()
     sheet.table(
         table,
         cols,
         len(results),
-        lambda: (rows.result_row(x) for x in results),
+        lambda: map(rows.result_row, results),
         status_cols=["Đánh giá"],
+        grouped_after=grouped_after,
     )
     sheet.signature()
 
@@ -1363,7 +1543,7 @@ def _commune_sheets(
             "CapXa" if i == 0 else f"CapXa_{i + 1}",
             cols,
             n,
-            lambda n=n: _take(shared(), n),
+            lambda n=n: islice(shared(), n),
             status_cols=["Đánh giá"],
         )
 
@@ -1376,7 +1556,12 @@ def _overview_sheet(
     campaign: str,
     span: str,
     top_name: str,
+    national: bool,
+    unit_sheets: bool,
+    guide: list[tuple[str, str]],
 ) -> None:
+    """Per phase at a glance, what each sheet holds (``guide``, filled by the caller as the
+    sheets are made), units' share of targets met as a table and a chart."""
     sheet = book.sheet("Tổng quan")
     cols = [
         _Col("Đợt", 16),
@@ -1398,7 +1583,11 @@ def _overview_sheet(
     states = ", ".join(f"{counts.get(k, 0)} {v.lower()}" for k, v in INPUT_STATES.items())
     sheet.note(
         f"Đầu vào: {sum(counts.values())} tệp/trang báo cáo ({states}; chi tiết ở trang “Nguồn”). "
-        f"Chỉ tiêu đạt / không đạt tính cho {top_name or 'đơn vị tổng hợp'}."
+        + (
+            "Chỉ tiêu đạt / không đạt: cộng của các tỉnh, mỗi tỉnh được đánh giá riêng."
+            if national
+            else f"Chỉ tiêu đạt / không đạt tính cho {top_name or 'đơn vị tổng hợp'}."
+        )
     )
     sheet.blank()
 
@@ -1422,16 +1611,24 @@ def _overview_sheet(
     # a one-page overview: no header row repeated above the chart
     sheet.table("TongQuanDot", cols, len(overview), phase_rows, print_titles=False)
     sheet.blank()
+    sheet.note("Các trang của bảng tổng hợp", "section")
+    guide.append((f"“{sheet.title}”", "trang này"))
+    for i in range(9 + unit_sheets):  # this one, the top unit's, …, "Nguồn"
+        sheet.note_later(lambda i=i: "• {}: {}".format(*guide[i]), "guide")
+    sheet.blank()
 
     chart_phase = rows.order[-1] if rows.order else None
     if chart_phase is None:
         return
-    stats = _unit_stats(c, chart_phase)
+    stats = rows.stats(chart_phase)
     tree = rows.trees[chart_phase]
     roots = set(tree.roots())
     districts = [u for code, u in tree.units.items() if u.level == "district" and code not in roots]
     phase_text = rows.phase_labels[chart_phase]
-    if districts:
+    if national:
+        units = [tree.units[code] for code in tree.roots()]
+        what = f"Tỷ lệ chỉ tiêu đạt theo tỉnh – {phase_text}"
+    elif districts:
         units = districts
         what = f"Tỷ lệ chỉ tiêu đạt theo huyện – {phase_text}"
     else:
@@ -1503,18 +1700,22 @@ class _Stat:
 
 
 def _unit_stats(c: Consolidation, phase: str) -> dict[str, _Stat]:
-    stats: dict[str, _Stat] = {}
+    """Per unit: its targets met, missed, … in ``phase`` and Σ reported / Σ expected."""
+    slots = {"met": 0, "missed": 1, "no_data": 2, "not_applicable": 3}
+    counts: dict[str, list[int]] = {}
     for r in c.evaluation.results:
         if r.phase != phase:
             continue
-        s = stats.get(r.unit)
+        s = counts.get(r.unit)
         if s is None:
-            s = stats[r.unit] = _Stat()
-        setattr(s, r.status, getattr(s, r.status) + 1)
+            s = counts[r.unit] = [0, 0, 0, 0, 0, 0]
+        i = slots.get(r.status)
+        if i is not None:
+            s[i] += 1
         if r.kind != "all_of":
-            s.reported += r.reported
-            s.expected += r.expected
-    return _DefaultStats(stats)
+            s[4] += r.reported
+            s[5] += r.expected
+    return _DefaultStats({unit: _Stat(*s) for unit, s in counts.items()})
 
 
 class _DefaultStats(dict):
@@ -1545,26 +1746,26 @@ def _missed_sheet(
     sheet.header_block(len(cols), top_name, "CÁC CHỈ TIÊU CHƯA ĐẠT", [campaign, span])
     sheet.note(MISSED_ORDER_NOTE)
     sheet.blank()
-    inds = rows.inds
 
     def gen():
+        levels = LEVEL_LABELS
         for r, s in missed:
-            ind = inds.get(r.indicator)
-            value = _Fmt(_num(r.value), rows.value_style(r, ind)) if r.value is not None else None
+            ctx = rows.context(r)
+            value = r.value
             yield [
-                LEVEL_LABELS.get(r.level, r.level),
-                rows.phase_labels.get(r.phase, r.phase),
+                levels.get(r.level, r.level),
+                ctx.phase,
                 r.unit,
                 r.name or r.unit,
                 rows.parent_name(r),
                 r.indicator,
-                ind.name if ind else r.indicator,
-                value,
-                rows.target_words(r, ind),
-                r.note or (_gap_words(r, ind) if r.gap else None),
+                ctx.name,
+                (ctx.style, value) if value is not None else None,
+                ctx.target,
+                r.note or (rows.gap_words(r.gap, ctx.indicator) if r.gap else None),
                 s,
                 f"{r.reported}/{r.expected}",
-                "Có" if r.interim or rows.interim.get(r.phase) else None,
+                "Có" if r.interim else ctx.interim,
             ]
 
     sheet.table("ChuaDat", cols, len(missed), gen)
@@ -1584,27 +1785,32 @@ class _Ranked:
     why: str | None = None
 
     @property
-    def share_key(self) -> Fraction | None:
-        return Fraction(self.stat.met, self.stat.judged) if self.stat.judged else None
+    def share_key(self) -> float | None:
+        # exact for ties: equal fractions divide to the same float, and distinct ones with
+        # denominators below 10⁷ (targets judged) stay distinct floats
+        return self.stat.met / self.stat.judged if self.stat.judged else None
 
 
-def ranking(c: Consolidation) -> list[_Ranked]:
+def ranking(c: Consolidation, stats: dict[str, _Stat] | None = None) -> list[_Ranked]:
     """Districts, then communes, ranked within their level over the whole campaign.
 
     Phase ``"all"`` when present, else the last phase. Order: share of targets met (met /
     judged) descending, then fewer missed, then higher completeness (Σ reported / Σ expected
     of the unit's figures); units with no judged target last. Equal on all three: same rank.
+    Several top units (a national tally: the provinces) are ranked too, first. ``stats``:
+    the units' figures in that phase when the caller has them (:func:`_unit_stats`).
     """
     order = phase_order(c)
     if not order:
         return []
     phase = order[-1]
     tree = phase_tree_of(c, phase)
-    roots = set(tree.roots())
-    stats = _unit_stats(c, phase)
+    roots = tree.roots()
+    skip = set(roots) if len(roots) == 1 else set()
+    stats = stats if stats is not None else _unit_stats(c, phase)
     out: list[_Ranked] = []
-    for level in ("district", "commune"):
-        units = [u for code, u in tree.units.items() if u.level == level and code not in roots]
+    for level in ("province", "district", "commune"):
+        units = [u for code, u in tree.units.items() if u.level == level and code not in skip]
         items = []
         for u in units:
             parent = tree.units.get(u.parent) if u.parent else None
@@ -1631,7 +1837,7 @@ def ranking(c: Consolidation) -> list[_Ranked]:
 
 
 def _explain_ties(items: list[_Ranked]) -> None:
-    groups: dict[Fraction | None, list[_Ranked]] = {}
+    groups: dict[float | None, list[_Ranked]] = {}
     for x in items:
         groups.setdefault(x.share_key, []).append(x)
     for share, group in groups.items():
@@ -1672,9 +1878,9 @@ def _behind(x: _Ranked, y: _Ranked) -> str:
 
 
 def _ranking_sheet(
-    book: _Book, c: Consolidation, rows: _Rows, campaign: str, top_name: str
+    book: _Book, c: Consolidation, rows: _Rows, campaign: str, span: str, top_name: str
 ) -> None:
-    ranked = ranking(c)
+    ranked = ranking(c, rows.stats(rows.order[-1]) if rows.order else None)
     phase = rows.order[-1] if rows.order else None
     cols = [
         _Col("Cấp", 11),
