@@ -824,6 +824,7 @@ class _Book:
                 if hit is None:
                     hit = shared[k] = _Cells(k, self.styles, sst)
                 return hit
+
             # level 1-2 cost the same here and 2 is ~13 % smaller; on a national tally
             # (180 MB of XML) compression runs beside the row generation (_Zip's thread)
             big = cells > 200_000
@@ -1010,8 +1011,6 @@ class _Zip:
         if f is not None:
             with contextlib.suppress(Exception):
                 f.close()
-
-
 
 
 _BAD_TITLE = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
@@ -1272,8 +1271,6 @@ def _pct_words(x: float) -> str:
     return f"{format_vn(x * 100, 1, trim=True)}%"
 
 
-
-
 # --- the workbook ---------------------------------------------------------------------
 
 
@@ -1312,7 +1309,7 @@ def write_tally(c: Consolidation, path: str | os.PathLike) -> Path:
                        note=_NATIONAL_NOTE)  # fmt: skip
     else:
         _results_sheet(book, rows, top_title, "ToanDonVi", top_name, top, campaign, span)
-    guide.append((book.sheets[first].title, _guide_top(top_name, national)))
+    guide.append((_span_titles(book.sheets[first:]), _guide_top(top_name, national)))
     first = len(book.sheets)
     for code, (name, own, below) in units.items():
         prefix = "Tinh" if national else "Huyen"
@@ -1337,7 +1334,7 @@ def write_tally(c: Consolidation, path: str | os.PathLike) -> Path:
         (_sources_sheet, "sources"),
     ):
         write(book, c, rows, campaign, span, top_name)
-        guide.append((book.sheets[-1].title, _GUIDE[key]))
+        guide.append((_span_titles(book.sheets[-1:]), _GUIDE[key]))
     return book.save(Path(path))
 
 
@@ -1489,7 +1486,8 @@ def _results_sheet(
     sheet.note(
         note
         or "Số liệu cộng từ các xã (trang “Cấp xã”, lọc theo cột “Cấp trên”); tệp gốc ở trang "
-        "“Nguồn”. " + _RATE_NOTE
+        "“Nguồn”. "
+        + _RATE_NOTE
     )
     sheet.blank()
     sheet.table(
@@ -1611,19 +1609,28 @@ def _overview_sheet(
     # a one-page overview: no header row repeated above the chart
     sheet.table("TongQuanDot", cols, len(overview), phase_rows, print_titles=False)
     sheet.blank()
+    chart_phase = rows.order[-1] if rows.order else None
+    if chart_phase is not None:
+        tree = rows.trees[chart_phase]
+        roots = set(tree.roots())
+        districts = [
+            u for code, u in tree.units.items() if u.level == "district" and code not in roots
+        ]
+        by = "tỉnh" if national else "huyện" if districts else "xã"
+        this = (
+            "trang này: theo từng đợt, số xã đã báo cáo và số chỉ tiêu đạt, không đạt; tỷ lệ "
+            f"chỉ tiêu đạt theo {by} (bảng và biểu đồ)"
+        )
+    else:
+        this = "trang này: theo từng đợt, số xã đã báo cáo và số chỉ tiêu đạt, không đạt"
     sheet.note("Các trang của bảng tổng hợp", "section")
-    guide.append((f"“{sheet.title}”", "trang này"))
+    guide.append((_span_titles([sheet]), this))
     for i in range(9 + unit_sheets):  # this one, the top unit's, …, "Nguồn"
         sheet.note_later(lambda i=i: "• {}: {}".format(*guide[i]), "guide")
     sheet.blank()
-
-    chart_phase = rows.order[-1] if rows.order else None
     if chart_phase is None:
         return
     stats = rows.stats(chart_phase)
-    tree = rows.trees[chart_phase]
-    roots = set(tree.roots())
-    districts = [u for code, u in tree.units.items() if u.level == "district" and code not in roots]
     phase_text = rows.phase_labels[chart_phase]
     if national:
         units = [tree.units[code] for code in tree.roots()]

@@ -87,16 +87,18 @@ VALUES = {
 }
 
 
-def build(evil_sender: bool = True) -> Consolidation:
+def build(evil_sender: bool = True, units: list[Unit] | None = None) -> Consolidation:
+    """The consolidation of ``VALUES`` over the province roster, or over ``units``."""
     plan = load_plan(PLAN)
-    units = [
-        Unit("P", "Tỉnh Thử", "province"),
-        Unit("D1", "Huyện Một", "district", "P"),
-        Unit("D2", EVIL, "district", "P"),
-    ]
-    for code, name in NAMES.items():
-        parent = "D1" if code in ("C1", "C2") else "D2"
-        units.append(Unit(code, name, "commune", parent, email=(f"{code.lower()}@thu.vn",)))
+    if units is None:
+        units = [
+            Unit("P", "Tỉnh Thử", "province"),
+            Unit("D1", "Huyện Một", "district", "P"),
+            Unit("D2", EVIL, "district", "P"),
+        ]
+        for code, name in NAMES.items():
+            parent = "D1" if code in ("C1", "C2") else "D2"
+            units.append(Unit(code, name, "commune", parent, email=(f"{code.lower()}@thu.vn",)))
     roster = Roster(units)
     c = Consolidation(plan, roster)
     for phase, by_unit in VALUES.items():
@@ -595,9 +597,13 @@ def test_a_city_without_district_level(tmp_path):
 
 
 def test_package_is_well_formed_for_excel(written):
-    # Excel refuses ("repairs") rows out of order, cells outside their row, unknown style or
-    # shared-string indexes: check what the streamed sheets hold
-    _c, path, _wb = written
+    _c, path, wb = written
+    assert_well_formed(path, len(wb.sheetnames))
+
+
+def assert_well_formed(path, sheet_count: int) -> None:
+    """Excel refuses ("repairs") rows out of order, cells outside their row, unknown style or
+    shared-string indexes: check what the streamed sheets hold."""
     ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
     with zipfile.ZipFile(path) as z:
         styles = ET.fromstring(z.read("xl/styles.xml"))
@@ -609,7 +615,7 @@ def test_package_is_well_formed_for_excel(written):
         assert "/xl/sharedStrings.xml" in types
         assert "sharedStrings.xml" in z.read("xl/_rels/workbook.xml.rels").decode()
         sheets = [n for n in z.namelist() if re.fullmatch(r"xl/worksheets/sheet\d+\.xml", n)]
-        assert len(sheets) == 11
+        assert len(sheets) == sheet_count
         for name in sheets:
             root = ET.fromstring(z.read(name))
             last_row = 0
@@ -629,3 +635,147 @@ def test_package_is_well_formed_for_excel(written):
                         assert int(cell.find("m:v", ns).text) < strings
             dim = root.find("m:dimension", ns).get("ref")
             assert int(re.search(r"(\d+)$", dim).group(1)) == last_row, name
+
+
+def guide(ws) -> dict[str, list[str]]:
+    """The overview's list of sheets: what it says of each sheet (a range: of each in it)."""
+    titles = [c.value for c in ws["A"] if isinstance(c.value, str) and c.value.startswith("• ")]
+    names = ws.parent.sheetnames
+    out: dict[str, list[str]] = {}
+    for line in titles:
+        head, text = line[2:].split("”: ", 1)
+        named = re.findall(r"“([^”]*)", head)
+        first, last = names.index(named[0]), names.index(named[-1])
+        for name in names[first : last + 1]:
+            out.setdefault(name, []).append(text)
+    return out
+
+
+def test_overview_says_what_each_sheet_holds(written):
+    _c, _path, wb = written
+    said = guide(wb["Tổng quan"])
+    assert list(said) == wb.sheetnames  # every sheet once, in order
+    assert said["Tổng quan"] == [
+        "trang này: theo từng đợt, số xã đã báo cáo và số chỉ tiêu đạt, không đạt; tỷ lệ chỉ "
+        "tiêu đạt theo huyện (bảng và biểu đồ)"
+    ]
+    assert said["Toàn tỉnh"] == ["số liệu của Tỉnh Thử theo đợt và chỉ tiêu"]
+    assert said["Huyện Một"] == ["mỗi huyện một trang (2 trang, mang tên huyện): số liệu của huyện"]
+    assert said["Cấp xã"][0].startswith("số liệu từng xã")
+
+
+# --- national scale: several provinces, districts below ---------------------------------
+
+NATIONAL = [
+    Unit("P1", "Tỉnh Một", "province"),
+    Unit("D11", "Huyện Một", "district", "P1"),
+    Unit("D12", "Huyện Hai", "district", "P1"),
+    Unit("P2", "Tỉnh Hai", "province"),
+    Unit("D21", "Huyện Ba", "district", "P2"),
+    Unit("C1", "Xã Một", "commune", "D11"),
+    Unit("C2", "Xã Hai", "commune", "D11"),
+    Unit("C3", "Xã Ba", "commune", "D12"),
+    Unit("C4", "Xã Bốn", "commune", "D21"),  # never reports
+    Unit("C5", "Xã Năm", "commune", "D21"),  # phase 2 only
+]
+
+
+@pytest.fixture(scope="module")
+def national(tmp_path_factory):
+    c = build(units=NATIONAL)
+    path = write_tally(c, tmp_path_factory.mktemp("quoc") / "toan-quoc.xlsx")
+    return c, path, openpyxl.load_workbook(path)
+
+
+def test_national_tally_has_a_sheet_per_province_not_per_district(national):
+    _c, path, wb = national
+    assert wb.sheetnames == [
+        "Tổng quan",
+        "Cấp tỉnh",
+        "Tỉnh Một",
+        "Tỉnh Hai",
+        "Cấp xã",
+        "Chỉ tiêu chưa đạt",
+        "Xếp hạng",
+        "Chưa báo cáo",
+        "Sửa đổi",
+        "Kết quả kiểm tra",
+        "Nguồn",
+    ]
+    assert_well_formed(path, len(wb.sheetnames))
+    for ws in wb.worksheets:  # the unit line: the whole country, or the province's sheet
+        unit = ws.title.upper() if ws.title.startswith("Tỉnh") else "TOÀN QUỐC"
+        assert ws["A2"].value == unit, ws.title
+    said = guide(wb["Tổng quan"])
+    assert list(said) == wb.sheetnames
+    assert said["Cấp tỉnh"] == ["số liệu của từng tỉnh theo đợt và chỉ tiêu, để so sánh các tỉnh"]
+    assert said["Tỉnh Hai"] == [
+        "mỗi tỉnh một trang (2 trang, mang tên tỉnh): số liệu của tỉnh, rồi của từng huyện "
+        "trong tỉnh (nhóm dòng thu gọn được)"
+    ]
+
+
+def test_province_sheet_holds_the_province_then_its_districts_grouped(national):
+    _c, _path, wb = national
+    ws = wb["Tỉnh Một"]
+    rows = table_rows(ws)
+    per_unit = 3 * len(PLAN["indicators"])  # phases 1, 2 and the whole campaign
+    assert [r["Mã đơn vị"] for r in rows] == ["P1"] * per_unit + ["D11"] * per_unit + [
+        "D12"
+    ] * per_unit
+    labels = ["Đợt 1", "Đợt 2", "Cả đợt thi đua"]
+    assert [r["Đợt"] for r in rows[:per_unit:4]] == labels
+    first = openpyxl.utils.cell.range_boundaries(ws.tables["Tinh_P1"].ref)[1] + 1
+    levels = [ws.row_dimensions[first + i].outline_level for i in range(len(rows))]
+    assert levels == [0] * per_unit + [1] * (2 * per_unit)  # collapsible under the province
+    assert ws.sheet_properties.outlinePr.summaryBelow is False  # the province's rows above
+    figures = {(r["Mã đơn vị"], r["Đợt"], r["Mã chỉ tiêu"]): r for r in rows}
+    for unit, communes in (("P1", ["C1", "C2", "C3"]), ("D11", ["C1", "C2"]), ("D12", ["C3"])):
+        data = [VALUES["1"][x] for x in communes]
+        row = figures[(unit, "Đợt 1", "TIN")]
+        assert (row["Tử số / Kỳ này / Số lượng"], row["Mẫu số / Cùng kỳ"]) == (
+            sum(v["TIN"]["numerator"] for v in data),
+            sum(v["TIN"]["denominator"] for v in data),
+        ), unit
+        assert row["Báo cáo"] == f"{len(communes)}/{len(communes)}"
+    two = {(r["Mã đơn vị"], r["Đợt"], r["Mã chỉ tiêu"]): r for r in table_rows(wb["Tỉnh Hai"])}
+    assert two[("P2", "Đợt 2", "TIN")]["Báo cáo"] == "1/2"  # Xã Bốn never reported
+    assert two[("D21", "Đợt 1", "TIN")]["Đánh giá"] == "Chưa có số liệu"
+
+
+def test_national_overview_ranking_and_province_table(national):
+    c, _path, wb = national
+    provinces = table_rows(wb["Cấp tỉnh"])
+    assert {r["Mã đơn vị"] for r in provinces} == {"P1", "P2"}
+    assert len(provinces) == 2 * 3 * len(PLAN["indicators"])
+    ws = wb["Tổng quan"]
+    assert any(str(cell.value).startswith("Tỷ lệ chỉ tiêu đạt theo tỉnh") for cell in ws["A"])
+    units = table_rows(ws, "TongQuanDonVi")
+    assert [r["Mã đơn vị"] for r in units] == ["P1", "P2"]
+    p1 = [r for r in c.evaluation.results if r.unit == "P1" and r.phase == "all"]
+    met = sum(1 for r in p1 if r.status == "met")
+    judged = sum(1 for r in p1 if r.status in ("met", "missed"))
+    assert (units[0]["Chỉ tiêu đạt"], units[0]["Chỉ tiêu được đánh giá"]) == (met, judged)
+    assert len(ws._charts) == 1
+    ranked = table_rows(wb["Xếp hạng"])
+    assert [r["Cấp"] for r in ranked] == ["Cấp tỉnh"] * 2 + ["Cấp huyện"] * 3 + ["Cấp xã"] * 5
+    assert {r["Mã đơn vị"] for r in ranked if r["Cấp"] == "Cấp tỉnh"} == {"P1", "P2"}
+
+
+@pytest.mark.libreoffice
+def test_libreoffice_reads_the_national_tally(national, soffice, tmp_path):
+    # LibreOffice re-saves the written package: every figure and the grouping survive
+    _c, path, wb = national
+    (again,) = soffice.convert(path, "xlsx", tmp_path)
+    other = openpyxl.load_workbook(again)
+    assert other.sheetnames == wb.sheetnames
+
+    def rounded(rows):  # LibreOffice keeps 15 significant digits
+        return [
+            {k: round(v, 12) if isinstance(v, float) else v for k, v in r.items()} for r in rows
+        ]
+
+    for name in ("Tỉnh Một", "Cấp xã", "Xếp hạng"):
+        assert rounded(table_rows(other[name])) == rounded(table_rows(wb[name])), name
+    ws = other["Tỉnh Một"]
+    assert ws.row_dimensions[ws.max_row - 3].outline_level == 1  # the last district's row
