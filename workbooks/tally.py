@@ -274,6 +274,9 @@ class _Piece:
     boxed: bool = False  # table rows: every cell written, empty ones keep the table's borders
     wrap: tuple[tuple[int, float], ...] = ()  # (column, width) of wrapped columns: row heights
     outline: int = 0  # outline (grouping) level of the rows
+    #: instead of ``rows``: the rows already as cell fragments (see :class:`_Column`), each
+    #: list starting with ``_Cells.opening(…)``; for the biggest tables
+    render: Callable[[_Cells], Iterable[list[str]]] | None = None
 
 
 class _SharedStrings:
@@ -363,8 +366,17 @@ class _Cells:
         self.sst = sst
         self.int_id = styles.id("int")
         self.dec_id = styles.id("dec")
-        self.styled: list[dict[tuple[str, Any], str]] = [{} for _ in range(n)]
         self.columns = [_Column(self, j) for j in range(n)]
+        self._openings: dict[tuple[int, int], list[str]] = {}
+
+    def opening(self, lines: int = 1, outline: int = 0) -> list[str]:
+        """What a row's fragments start with: ``<row r="`` and the rest up to ``<c r="A``."""
+        hit = self._openings.get((lines, outline))
+        if hit is None:
+            ht = f' ht="{15 * lines + 2}" customHeight="1"' if lines > 1 else ""
+            level = f' outlineLevel="{outline}"' if outline else ""
+            hit = self._openings[(lines, outline)] = ['<row r="', f'"{ht}{level}><c r="A']
+        return hit
 
     def tail(self, j: int, v: Any, key: str | None) -> str | None:
         """The XML of a cell after its reference; None for an empty cell."""
@@ -416,6 +428,21 @@ def _piece_xml(piece: _Piece, cells_of: Callable[[Sequence[str]], _Cells]) -> It
     if not piece.boxed:
         yield _loose_rows(piece, cells)
         return
+    r = piece.first_row
+    last = r + piece.count
+    out: list[str] = []
+    if piece.render is not None:
+        for row in piece.render(cells):
+            if r >= last:
+                raise AssertionError("a table produced more rows than announced")
+            out.append(str(r).join(row))
+            r += 1
+            if len(out) >= 1000:
+                yield "".join(out)
+                out.clear()
+        if out:
+            yield "".join(out)
+        return
     n = len(piece.styles)
     columns = cells.columns
     attrs = ' outlineLevel="1"' if piece.outline else ""
@@ -424,9 +451,6 @@ def _piece_xml(piece: _Piece, cells_of: Callable[[Sequence[str]], _Cells]) -> It
     openings = {1: opening}
     wrap = piece.wrap
     line_caches: list[dict[Any, int]] = [{} for _ in wrap]
-    r = piece.first_row
-    last = r + piece.count
-    out: list[str] = []
     for values in piece.rows():
         if r >= last:
             raise AssertionError("a table produced more rows than announced")
@@ -586,12 +610,14 @@ class _Sheet:
         freeze: bool = True,
         print_titles: bool = True,
         grouped_after: int | None = None,
+        render: Callable[[_Cells], Iterable[list[str]]] | None = None,
     ) -> tuple[int, int]:
         """An Excel table: header row, ``count`` data rows from ``rows()``.
 
         Returns (header row, last data row). An empty table gets one row saying so (Excel
         tables need a data row). ``grouped_after=k``: the data rows after the first ``k``
-        form an outline group (collapsible with the "−" beside the row numbers).
+        form an outline group (collapsible with the "−" beside the row numbers). ``render``:
+        the rows as cell fragments instead of ``rows()`` (see :attr:`_Piece.render`).
         """
         header_row = self.row
         headers = [_clean(c.header) for c in cols]
@@ -603,7 +629,7 @@ class _Sheet:
         )
         if count == 0:
             first = [("(không có)" if i == 0 else None) for i in range(len(cols))]
-            rows, count, grouped_after = (lambda: [first]), 1, None
+            rows, count, grouped_after, render = (lambda: [first]), 1, None, None
         first_data = header_row + 1
         last_row = header_row + count
         wrap = tuple((i, c.width) for i, c in enumerate(cols) if c.style.startswith("wrap"))
@@ -623,7 +649,9 @@ class _Sheet:
             self.pieces.append(_Piece(first_data + top, keys, lambda: islice(it(), count - top),
                                       count - top, boxed=True, wrap=wrap, outline=1))  # fmt: skip
         else:
-            self.pieces.append(_Piece(first_data, keys, rows, count, boxed=True, wrap=wrap))
+            self.pieces.append(
+                _Piece(first_data, keys, rows, count, boxed=True, wrap=wrap, render=render)
+            )
         last = get_column_letter(len(cols))
         self.tables.append(_Table(name, f"A{header_row}:{last}{last_row}", headers))
         for i, c in enumerate(cols, start=1):
@@ -1145,40 +1173,26 @@ class _Rows:
             )
         return ctx
 
-    def result_row(self, r: Result, *, commune: bool = False) -> list[Any]:
-        """One result as a row of the results tables (``commune``: of the "Cấp xã" table).
+    def result_row(self, r: Result) -> list[Any]:
+        """One result as a row of the top unit's, a district's or a province's table.
 
-        Called for every result of a national tally: what rows share comes from
-        :meth:`context`, numbers go as they are (cells render whole floats as integers).
+        Numbers go as they are (cells render whole floats as integers). The "Cấp xã" rows:
+        :meth:`commune_fragments`.
         """
         ctx = self.context(r)
         comps = r.components
-        status = r.status
-        note = r.note
-        gap = None
-        if status == "missed":
-            if note:
-                gap = note
-            elif r.gap:
-                gap = self.gap_words(r.gap, ctx.indicator)
-            label, note = _MISSED, None
-        elif status == "not_applicable" and note == NOT_OCCURRED:
-            label, note = NOT_OCCURRED, None
-        else:
-            label = STATUS_LABELS.get(status, status)
+        label, gap, note = self.assessment(r, ctx)
         value = r.value
-        row = [ctx.phase, r.unit, r.name or r.unit]
-        if commune:
-            row.append(self.parent_name(r))
-        row += [
+        return [
+            ctx.phase,
+            r.unit,
+            r.name or r.unit,
             r.indicator,
             ctx.name,
             comps.get(ctx.first) if ctx.first else None,
             comps.get(ctx.second) if ctx.second else None,
-        ]
-        if not commune:
-            row += [comps.get("units_meeting"), comps.get("units_reported")]
-        row += [
+            comps.get("units_meeting"),
+            comps.get("units_reported"),
             (ctx.style, value) if value is not None else None,
             ctx.target,
             label,
@@ -1187,9 +1201,69 @@ class _Rows:
             f"{r.reported}/{r.expected}",
             "Có" if r.interim else ctx.interim,
         ]
-        if commune:
-            row.append(self.source_of(r))
-        return row
+
+    def assessment(self, r: Result, ctx: _Context) -> tuple[str, str | None, str | None]:
+        """(the status word, what is missing, note) of a result."""
+        status = r.status
+        note = r.note
+        if status == "missed":
+            if note:
+                return _MISSED, note, None
+            return _MISSED, self.gap_words(r.gap, ctx.indicator) if r.gap else None, None
+        if status == "not_applicable" and note == NOT_OCCURRED:
+            return NOT_OCCURRED, None, None
+        return STATUS_LABELS.get(status, status), None, note
+
+    def commune_fragments(self, cells: _Cells, results: Iterable[Result]) -> Iterator[list[str]]:
+        """The rows of the "Cấp xã" table, as cell fragments: a result's row of
+        :meth:`result_row` with the commune's district ("Cấp trên") after its name, without
+        the share of communes, and the file its figures came from ("Nguồn") last.
+
+        The "Cấp xã" table holds every commune's every figure (180,000 rows nationally), a
+        commune's figures one after another: what the rows of one indicator (in a phase,
+        against a target) or of one commune share is rendered once.
+        """
+        (phase_, code_, name_, parent_, ind_, ind_name_, first_, second_, value_, target_,
+         status_, gap_, note_, reported_, interim_, source_) = cells.columns  # fmt: skip
+        opening = cells.opening()
+        yes, blank_gap, blank_note = interim_["Có"], gap_[None], note_[None]
+        missed, not_occurred = status_[_MISSED], status_[NOT_OCCURRED]
+        statuses = {k: status_[v] for k, v in STATUS_LABELS.items()}
+        by_indicator: dict[str, tuple] = {}
+        unit = phase = sources = None
+        u: tuple[str, str, str, str] = ("", "", "", "")
+        for r in results:
+            k = by_indicator.get(r.indicator)
+            if k is None or k[0] != r.phase or (k[1] is not r.target and k[1] != r.target):
+                ctx = self.context(r)
+                k = by_indicator[r.indicator] = (
+                    r.phase, r.target, phase_[ctx.phase], ind_[r.indicator],
+                    ind_name_[ctx.name], target_[ctx.target], interim_[ctx.interim],
+                    ctx.first, ctx.second, ctx.style, ctx,
+                )  # fmt: skip
+            if r.unit != unit or r.phase != phase or r.sources != sources:
+                unit, phase, sources = r.unit, r.phase, r.sources
+                u = (code_[unit], name_[r.name or unit], parent_[self.parent_name(r)],
+                     source_[self.source_of(r)])  # fmt: skip
+            status = r.status
+            if status == "missed":
+                s, n = missed, blank_note
+                g = gap_[r.note or (self.gap_words(r.gap, k[10].indicator) if r.gap else None)]
+            elif status == "not_applicable" and r.note == NOT_OCCURRED:
+                s, g, n = not_occurred, blank_gap, blank_note
+            else:
+                s = statuses.get(status) or status_[status]
+                g, n = blank_gap, note_[r.note]
+            comps = r.components
+            value = r.value
+            yield [
+                *opening, k[2], u[0], u[1], u[2], k[3], k[4],
+                first_[comps.get(k[7])] if k[7] else first_[None],
+                second_[comps.get(k[8])] if k[8] else second_[None],
+                value_[(k[9], value)] if value is not None else value_[None],
+                k[5], s, g, n, reported_[f"{r.reported}/{r.expected}"],
+                yes if r.interim else k[6], u[3],
+            ]  # fmt: skip
 
     def gap_words(self, gap: float, ind: Indicator | None) -> str:
         key = (gap, ind.unit if ind else "")
@@ -1528,16 +1602,12 @@ def _commune_sheets(
         _Col("Nguồn", 34),
     ]
     chunks = max(1, math.ceil(count / MAX_TABLE_ROWS))
-    stream: dict[str, Iterator[list[Any]]] = {}
+    stream: dict[str, Iterator[Result]] = {}
 
-    def shared() -> Iterator[list[Any]]:
+    def shared() -> Iterator[Result]:
         it = stream.get("it")
         if it is None:
-            it = stream["it"] = (
-                rows.result_row(r, commune=True)
-                for r in c.evaluation.results
-                if r.level == "commune"
-            )
+            it = stream["it"] = (r for r in c.evaluation.results if r.level == "commune")
         return it
 
     for i in range(chunks):
@@ -1556,8 +1626,9 @@ def _commune_sheets(
             "CapXa" if i == 0 else f"CapXa_{i + 1}",
             cols,
             n,
-            lambda n=n: islice(shared(), n),
+            lambda: (),
             status_cols=["Đánh giá"],
+            render=lambda cells, n=n: rows.commune_fragments(cells, islice(shared(), n)),
         )
 
 
@@ -1769,28 +1840,43 @@ def _missed_sheet(
     sheet.note(MISSED_ORDER_NOTE)
     sheet.blank()
 
-    def gen():
-        levels = LEVEL_LABELS
+    def render(cells: _Cells) -> Iterator[list[str]]:
+        # as cell fragments: 70,000 rows nationally (see _Rows.commune_fragments)
+        (level_, phase_, code_, name_, parent_, ind_, ind_name_, value_, target_, gap_,
+         short_, reported_, interim_) = cells.columns  # fmt: skip
+        yes = interim_["Có"]
+        by_level: dict[str, dict[str, tuple]] = {}
+        units: dict[str, tuple] = {}
+        gaps: dict[str | None, tuple[str, int]] = {None: (gap_[None], 1)}
         for r, s in missed:
-            ctx = rows.context(r)
+            by_indicator = by_level.get(r.level)
+            if by_indicator is None:
+                by_indicator = by_level[r.level] = {}
+            k = by_indicator.get(r.indicator)
+            if k is None or k[0] != r.phase or (k[1] is not r.target and k[1] != r.target):
+                ctx = rows.context(r)
+                lines = max(_lines(ctx.name, 40), _lines(ctx.target, 16))
+                k = by_indicator[r.indicator] = (
+                    r.phase, r.target, level_[LEVEL_LABELS.get(r.level, r.level)],
+                    phase_[ctx.phase], ind_[r.indicator], ind_name_[ctx.name],
+                    target_[ctx.target], interim_[ctx.interim], ctx.style, lines, ctx,
+                )  # fmt: skip
+            u = units.get(r.unit)
+            if u is None or u[0] != r.phase:
+                u = units[r.unit] = (r.phase, code_[r.unit], name_[r.name or r.unit],
+                                     parent_[rows.parent_name(r)])  # fmt: skip
+            text = r.note or (rows.gap_words(r.gap, k[10].indicator) if r.gap else None)
+            g = gaps.get(text)
+            if g is None:
+                g = gaps[text] = (gap_[text], _lines(text, 26))
             value = r.value
             yield [
-                levels.get(r.level, r.level),
-                ctx.phase,
-                r.unit,
-                r.name or r.unit,
-                rows.parent_name(r),
-                r.indicator,
-                ctx.name,
-                (ctx.style, value) if value is not None else None,
-                ctx.target,
-                r.note or (rows.gap_words(r.gap, ctx.indicator) if r.gap else None),
-                s,
-                f"{r.reported}/{r.expected}",
-                "Có" if r.interim else ctx.interim,
-            ]
+                *cells.opening(max(k[9], g[1])), k[2], k[3], u[1], u[2], u[3], k[4], k[5],
+                value_[(k[8], value)] if value is not None else value_[None], k[6], g[0],
+                short_[s], reported_[f"{r.reported}/{r.expected}"], yes if r.interim else k[7],
+            ]  # fmt: skip
 
-    sheet.table("ChuaDat", cols, len(missed), gen)
+    sheet.table("ChuaDat", cols, len(missed), lambda: (), render=render)
 
 
 # --- ranking --------------------------------------------------------------------------
