@@ -56,6 +56,28 @@ def _char_action(ch: str) -> str | None:
     return None
 
 
+_ACTIONS: dict[str, str | None] = {}  # _char_action by character, for the ones met so far
+
+
+def _odd_characters(value: str, keep_newlines: bool) -> dict[int, str]:
+    """``str.translate`` table for the characters of ``value`` that cleaning changes."""
+    table: dict[int, str] = {}
+    for ch in set(value):
+        if ch.isprintable():  # letters, marks, digits, punctuation, " ": kept as they are
+            continue
+        if ch in _NEWLINES:
+            table[ord(ch)] = "\n" if keep_newlines else " "
+            continue
+        action = _ACTIONS.get(ch, ch)
+        if action == ch:
+            action = _char_action(ch)
+            if len(_ACTIONS) < 4096:
+                _ACTIONS[ch] = action
+        if action is not None:
+            table[ord(ch)] = action
+    return table
+
+
 def clean_text(value: str, *, keep_newlines: bool = False) -> str:
     """Return ``value`` in NFC with odd spaces made plain, invisible characters dropped.
 
@@ -71,25 +93,22 @@ def clean_text(value: str, *, keep_newlines: bool = False) -> str:
         return ""
     if not isinstance(value, str):
         value = str(value)
-    value = value.replace("\r\n", "\n")
-    out: list[str] = []
-    for ch in value:
-        if ch in _NEWLINES or ch == "\n":
-            out.append("\n" if keep_newlines else " ")
-            continue
-        if ch.isascii() and ch.isprintable():
-            out.append(ch)
-            continue
-        action = _char_action(ch)
-        out.append(ch if action is None else action)
-    text = unicodedata.normalize("NFC", "".join(out))
-    if keep_newlines:
-        lines = [_SPACE_RUN.sub(" ", line).strip(" ") for line in text.split("\n")]
-        return "\n".join(lines).strip("\n")
-    return _SPACE_RUN.sub(" ", text).strip(" ")
+    # Every character Python calls printable is kept as it is (only " " among the spaces,
+    # no control, format or line-break character): nothing to translate, no line to split.
+    if not value.isprintable():
+        value = value.replace("\r\n", "\n")
+        value = value.translate(_odd_characters(value, keep_newlines))
+        if keep_newlines and "\n" in value:
+            text = unicodedata.normalize("NFC", value)
+            lines = [_SPACE_RUN.sub(" ", line).strip(" ") for line in text.split("\n")]
+            return "\n".join(lines).strip("\n")
+    text = value if value.isascii() else unicodedata.normalize("NFC", value)
+    text = text.strip(" ")
+    return _SPACE_RUN.sub(" ", text) if "  " in text else text
 
 
 _FOLD_TOKEN = re.compile(r"[^\W_]+|%")
+_COMBINING: dict[str, bool] = {}  # unicodedata.combining(ch) != 0, for the ones met so far
 
 
 def fold(value: str) -> str:
@@ -100,10 +119,21 @@ def fold(value: str) -> str:
     Idempotent.
     """
     text = clean_text(value).lower()
-    text = unicodedata.normalize("NFD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.replace("đ", "d").replace("ð", "d")
-    return " ".join(_FOLD_TOKEN.findall(unicodedata.normalize("NFC", text)))
+    if not text.isascii():
+        text = unicodedata.normalize("NFD", text)
+        marks = {}
+        for ch in set(text):
+            combining = _COMBINING.get(ch)
+            if combining is None:
+                combining = unicodedata.combining(ch) != 0
+                if len(_COMBINING) < 4096:
+                    _COMBINING[ch] = combining
+            if combining:
+                marks[ord(ch)] = None
+        text = text.translate(marks) if marks else text
+        text = text.replace("đ", "d").replace("ð", "d")
+        text = unicodedata.normalize("NFC", text)
+    return " ".join(_FOLD_TOKEN.findall(text))
 
 
 # --- legacy encodings: tables -------------------------------------------------------------

@@ -408,3 +408,59 @@ def test_tcvn3_round_trip(text):
 @given(st.text())
 def test_looks_like_legacy_never_raises(value):
     assert looks_like_legacy(value) in (None, "tcvn3", "vni")
+
+
+# --- the fast paths say what the character-by-character rules say ----------------------
+
+
+def _clean_by_character(value: str, keep_newlines: bool) -> str:
+    """``clean_text`` written character by character, as its docstring states it."""
+    odd_spaces = "\t\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    odd_spaces += "\u202f\u205f\u3000"
+    out = []
+    for ch in value.replace("\r\n", "\n"):
+        if ch in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":
+            out.append("\n" if keep_newlines else " ")
+        elif ch in odd_spaces:
+            out.append(" ")
+        elif unicodedata.category(ch) not in ("Cc", "Cf", "Cs"):
+            out.append(ch)
+    text = unicodedata.normalize("NFC", "".join(out))
+    lines = [" ".join(line.split(" ")).replace("  ", " ") for line in text.split("\n")]
+    lines = [" ".join(w for w in line.split(" ") if w) for line in lines]
+    return "\n".join(lines).strip("\n") if keep_newlines else " ".join(lines).strip(" ")
+
+
+def _fold_by_character(value: str) -> str:
+    text = unicodedata.normalize("NFD", _clean_by_character(value, False).lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = unicodedata.normalize("NFC", text.replace("đ", "d").replace("ð", "d"))
+    words = "".join(ch if ch.isalnum() or ch == "%" else " " for ch in text)
+    return " ".join("".join(f" {c} " if c == "%" else c for c in words).split())
+
+
+_ODD = "\t\n\r\x00\x0b\x85\xa0\xad\u200b\u2028\u202e\u3000\ufeff\ud800 "
+
+
+@given(st.text(alphabet=st.sampled_from(_ASCII + _VIETNAMESE_ALL + _ODD + "%_-:(")) | st.text())
+def test_clean_text_and_fold_match_the_character_rules(value):
+    assert clean_text(value) == _clean_by_character(value, False)
+    assert clean_text(value, keep_newlines=True) == _clean_by_character(value, True)
+    assert fold(value) == _fold_by_character(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Mã đơn vị:",
+        "Co\u0302ng an\u00a0xã\u200b",
+        "  a\r\n b  ",
+        "Tỷ lệ (%)",
+        "K\u212a",
+        "İstanbul",
+    ],
+)
+def test_clean_text_and_fold_examples_match_the_character_rules(value):
+    assert clean_text(value) == _clean_by_character(value, False)
+    assert clean_text(value, keep_newlines=True) == _clean_by_character(value, True)
+    assert fold(value) == _fold_by_character(value)
