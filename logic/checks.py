@@ -220,10 +220,8 @@ def check_values(
     Codes: those of :func:`check_value` and :func:`check_components`, ``template_empty``.
     """
     issues = issues or {}
-    by_code = {i.code: i for i in plan.indicators}
-    filled = any(parse_number(v).kind != "empty" for v in raw.values()) or any(
-        cells.get(k) in issues for k in raw
-    )
+    by_code = _indicators_by_code(plan)
+    filled = any(_has_value(v) for v in raw.values()) or any(cells.get(k) in issues for k in raw)
     values: dict[str, dict[str, float | None]] = {}
     findings: list[Finding] = []
     if not filled:
@@ -235,13 +233,27 @@ def check_values(
         if indicator is None or comp not in COMPONENTS[indicator.kind]:
             continue
         cell = cells.get((ind, comp))
-        number, found = check_value(
-            indicator, comp, value, cell=cell, issue=issues.get(cell) if cell else None
-        )
-        values.setdefault(ind, {})[comp] = number
-        findings.extend(found)
+        issue = issues.get(cell) if cell and issues else None
+        if (
+            issue is None
+            and type(value) is float
+            and value >= 0
+            and value.is_integer()
+            and indicator.kind != "yes_no"
+        ):
+            number, found = value, ()  # check_value's common case, without the call
+        else:
+            number, found = check_value(indicator, comp, value, cell=cell, issue=issue)
+        comps = values.get(ind)
+        if comps is None:
+            comps = values[ind] = {}
+        comps[comp] = number
+        if found:
+            findings.extend(found)
     for ind, comps in values.items():
         indicator = by_code[ind]
+        if indicator.kind != "ratio":
+            continue  # the only kind with a rule between its components
         bad = check_components(
             indicator, comps, cells={c: cells[(ind, c)] for c in comps if (ind, c) in cells}
         )
@@ -250,6 +262,25 @@ def check_values(
             for comp in comps:  # which of the two is wrong is unknown: use neither
                 comps[comp] = None
     return values, findings, False
+
+
+_BY_CODE: list[tuple[Plan, tuple[Indicator, ...], dict[str, Indicator]]] = []
+
+
+def _indicators_by_code(plan: Plan) -> dict[str, Indicator]:
+    """The plan's indicators by code (a batch checks thousands of reports of one plan)."""
+    if _BY_CODE and _BY_CODE[0][0] is plan and _BY_CODE[0][1] is plan.indicators:
+        return _BY_CODE[0][2]
+    found = {i.code: i for i in plan.indicators}
+    _BY_CODE[:] = [(plan, plan.indicators, found)]
+    return found
+
+
+def _has_value(value: Any) -> bool:
+    """Whether a cell holds anything (``parse_number`` would not call it empty)."""
+    if type(value) is float:
+        return value == value  # NaN is pandas' blank
+    return parse_number(value).kind != "empty"
 
 
 # --- the report's identity --------------------------------------------------------------
