@@ -228,23 +228,31 @@ def locate(
         if len(found) > 1:
             out.duplicates[code] = [i + r0 + 1 for i in found]
     missing_cols: set[str] = set()
+    code_letters = col_letter(code_col + c0)
+    columns: dict[str, tuple[int, str] | None] = {}  # component → (column, its letters)
     for ind in plan.indicators:
-        found = seen_rows.get(ind.code)
+        code = ind.code
+        found = seen_rows.get(code)
         if not found:
             if ind.kind != "all_of":
-                out.missing_indicators.append(ind.code)
+                out.missing_indicators.append(code)
             continue
         i = found[0]
-        out.rows[ind.code] = i + r0 + 1
-        out.code_cells[ind.code] = a1(i + r0 + 1, code_col + c0)
+        number = i + r0 + 1
+        out.rows[code] = number
+        out.code_cells[code] = f"{code_letters}{number}"
+        row = rows[i]
         for comp in ind.components:
-            j = _component_column(roles, comp)
-            if j is None:
+            if comp not in columns:
+                j = _component_column(roles, comp)
+                columns[comp] = None if j is None else (j, col_letter(j + c0))
+            column = columns[comp]
+            if column is None:
                 missing_cols.add(comp)
                 continue
-            out.cells[(ind.code, comp)] = a1(i + r0 + 1, j + c0)
-            row = rows[i]
-            out.values[(ind.code, comp)] = row[j] if j < len(row) else None
+            j, letters = column
+            out.cells[(code, comp)] = f"{letters}{number}"
+            out.values[(code, comp)] = row[j] if j < len(row) else None
     out.missing_columns = sorted(missing_cols, key=lambda c: (_POSITION[c], c))
     return out
 
