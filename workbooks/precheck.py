@@ -14,6 +14,12 @@ reader by mistake. Reading still belongs in a child process (``workbooks.isolate
 pre-check bounds the damage, isolation contains what is left. Readers must still iterate
 with explicit bounds (``sheet_extents``).
 
+A reader that reads only some sheets says which (``precheck(…, sheets=…)``): only those are
+measured, and the checked workbook then opens no other sheet (``CheckedWorkbook.readable``).
+Every part still gets the directory checks and its XML prolog checked; what a reader will
+parse anyway (the workbook part, relationships, the measured sheets) is inflated once and
+handed on (:meth:`CheckedWorkbook.part`).
+
 Codes :func:`precheck` can yield: ``file_not_workbook``, ``file_unreadable``,
 ``file_encrypted``, ``file_bad_password``, ``file_too_large``, ``file_path_traversal``,
 ``file_dangerous_xml``, ``file_macros`` (warning), ``sheet_too_large``.
@@ -29,21 +35,35 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from operator import itemgetter
+from functools import lru_cache
 from typing import Any, Literal
 
 from logic.findings import Finding, finding, has_errors
 from workbooks.settings import Settings, get_settings, limit_name
 
-__all__ = ["CheckedWorkbook", "Decrypted", "Kind", "Precheck", "decrypt", "precheck"]
+__all__ = [
+    "CheckedWorkbook",
+    "Decrypted",
+    "Kind",
+    "Precheck",
+    "SheetNotChecked",
+    "decrypt",
+    "precheck",
+]
 
 Kind = Literal["xlsx", "xlsm", "xls", "ods", "encrypted", "unknown"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 _HEAD = 64 * 1024  # first bytes read from every member: the XML prolog must end inside them
+# A real prolog ends within a hundred bytes: look at this much first, and at _HEAD only when
+# the root element does not start inside it.
+_SMALL_HEAD = 1024
+_WHOLE = 8 * 1024 * 1024  # parts up to this size are inflated in one piece, larger ones streamed
+_KEEP = 4 * 1024 * 1024  # inflated parts kept for readers, in all (CheckedWorkbook.part)
+_ONE_SHOT = 16 * 1024  # stored size up to which a deflated part is inflated in one call
 _CHUNK = 1024 * 1024  # streaming unit for sheets larger than _HEAD
 _RATIO_FLOOR = 1024 * 1024  # small members compress well legitimately; ratio only above this
 _MAX_FINDINGS_PER_KIND = 5  # a hostile zip can have 10,000 bad members; five say enough
@@ -62,6 +82,8 @@ class CheckedWorkbook:
     ``data`` is the readable workbook (already decrypted when a password was given);
     ``sheet_extents`` maps a sheet name (or, for a sheet no workbook part names, its part
     name) to the real ``(max_row, max_col)`` of its cells, 1-based, ``(0, 0)`` when empty.
+    ``readable`` names the sheets a reader may open when the pre-check measured only some
+    (``precheck(…, sheets=…)``); None when every sheet was measured.
     """
 
     name: str
@@ -69,21 +91,33 @@ class CheckedWorkbook:
     data: bytes = field(repr=False)
     sheet_extents: Mapping[str, tuple[int, int]]
     _token: object = field(default=None, repr=False)
+    readable: frozenset[str] | None = None
+    _members: Mapping[str, _Member] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self._token is not _TOKEN:
             raise TypeError("a CheckedWorkbook comes from precheck() only")
 
     def open_calamine(self) -> Any:
-        """A ``python_calamine.CalamineWorkbook`` over the checked bytes."""
+        """A ``python_calamine.CalamineWorkbook`` over the checked bytes.
+
+        When only some sheets were measured, a wrapper that opens those only (any other
+        raises :class:`SheetNotChecked`).
+        """
         from python_calamine import CalamineWorkbook
 
-        return CalamineWorkbook.from_filelike(io.BytesIO(self.data))
+        book = CalamineWorkbook.from_filelike(io.BytesIO(self.data))
+        return book if self.readable is None else _CheckedCalamine(book, self.readable)
 
     def open_openpyxl(self, *, read_only: bool = True, data_only: bool = True) -> Any:
-        """An openpyxl workbook (xlsx/xlsm only); macros are never kept, links never loaded."""
+        """An openpyxl workbook (xlsx/xlsm only); macros are never kept, links never loaded.
+
+        openpyxl may load every sheet: a workbook checked for some sheets only is refused.
+        """
         if self.kind not in ("xlsx", "xlsm"):
             raise ValueError(f"openpyxl cannot read {self.kind} files")
+        if self.readable is not None:
+            raise ValueError("openpyxl may read every sheet: precheck this file with sheets=None")
         import openpyxl
 
         return openpyxl.load_workbook(
@@ -94,6 +128,54 @@ class CheckedWorkbook:
             keep_links=False,
         )
 
+    def part(self, name: str) -> bytes:
+        """The bytes of a zip member as stored (inflated), b"" if there is none.
+
+        Parts the pre-check inflated (the workbook part, relationships, measured sheets) are
+        not inflated again. Raises ``zipfile.BadZipFile`` when the content fails its CRC.
+        """
+        member = self._members.get(name)
+        return b"" if member is None else member.raw(self.data)
+
+
+class SheetNotChecked(ValueError):
+    """A reader asked for a sheet the pre-check did not measure."""
+
+
+class _CheckedCalamine:
+    """A calamine workbook that opens only the sheets the pre-check measured."""
+
+    __slots__ = ("_book", "_readable")
+
+    def __init__(self, book: Any, readable: frozenset[str]):
+        self._book = book
+        self._readable = readable
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return self._book.sheet_names
+
+    @property
+    def sheets_metadata(self) -> list[Any]:
+        return self._book.sheets_metadata
+
+    def get_sheet_by_name(self, name: str) -> Any:
+        if name not in self._readable:
+            raise SheetNotChecked(f"sheet {name!r} was not pre-checked")
+        return self._book.get_sheet_by_name(name)
+
+    def get_sheet_by_index(self, index: int) -> Any:
+        return self.get_sheet_by_name(self._book.sheet_names[index])
+
+    def close(self) -> None:
+        self._book.close()
+
+    def __enter__(self) -> _CheckedCalamine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 @dataclass(slots=True)
 class Precheck:
@@ -101,14 +183,15 @@ class Precheck:
 
     ``kind`` is what the bytes are (for an encrypted file opened with its password, the kind
     of the decrypted workbook); ``findings`` every problem (errors refuse the file, warnings
-    do not); ``sheet_extents`` as in :class:`CheckedWorkbook`; ``workbook`` is set exactly
-    when ``ok``.
+    do not); ``sheet_extents`` and ``readable`` as in :class:`CheckedWorkbook`; ``workbook``
+    is set exactly when ``ok``.
     """
 
     kind: Kind
     findings: list[Finding]
     sheet_extents: dict[str, tuple[int, int]] = field(default_factory=dict)
     workbook: CheckedWorkbook | None = None
+    readable: frozenset[str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -134,16 +217,23 @@ def precheck(
     settings: Settings | None = None,
     *,
     password: str | None = None,
+    sheets: Callable[[str], bool] | None = None,
 ) -> Precheck:
     """Check untrusted bytes before any reader sees them; never raises on bad input.
 
     ``name`` is the file name for findings (``path``). With ``password``, an encrypted
     workbook is decrypted and its content checked (a wrong password gives
     ``file_bad_password``); without it, an encrypted workbook gives ``file_encrypted``.
+
+    ``sheets`` tells, by sheet name, which sheets the reader will read: in an .xlsx/.xlsm
+    whose sheets every reader finds at the same parts, the others are not measured (a
+    problem there is no finding) and the checked workbook will not open them
+    (``readable``). In any other file, and in .xls/.ods (their readers parse every sheet on
+    opening), every sheet is measured. None measures every sheet.
     """
     settings = settings or get_settings()
     data = bytes(data)
-    check = _Check(data, name, settings)
+    check = _Check(data, name, settings, sheets)
     result = check.run()
     if result.kind == "encrypted" and _only_encrypted(result.findings):
         # An .xls "protected" without a user password is encrypted with Excel's default one.
@@ -154,11 +244,12 @@ def precheck(
                 return (
                     result if attempt is _LEGACY_PASSWORD else Precheck("encrypted", dec.findings)
                 )
-            inner = _Check(dec.data, name, settings).run()
+            inner_check = _Check(dec.data, name, settings, sheets)
+            inner = inner_check.run()
             if inner.kind == "encrypted":  # encrypted inside encrypted: nobody does that
                 return Precheck("encrypted", [finding("file_encrypted", path=name)])
-            return _seal(inner, dec.data, name)
-    return _seal(result, data, name)
+            return _seal(inner, dec.data, name, inner_check)
+    return _seal(result, data, name, check)
 
 
 def decrypt(data: bytes, password: str, *, name: str | None = None) -> Decrypted:
@@ -208,10 +299,16 @@ def _only_encrypted(findings: list[Finding]) -> bool:
     return [f.code for f in findings if f.severity == "error"] == ["file_encrypted"]
 
 
-def _seal(result: Precheck, data: bytes, name: str) -> Precheck:
+def _seal(result: Precheck, data: bytes, name: str, check: _Check) -> Precheck:
     if result.ok:
         result.workbook = CheckedWorkbook(
-            name, result.kind, data, dict(result.sheet_extents), _TOKEN
+            name,
+            result.kind,
+            data,
+            dict(result.sheet_extents),
+            _TOKEN,
+            readable=result.readable,
+            _members=check.members,
         )
     return result
 
@@ -219,13 +316,22 @@ def _seal(result: Precheck, data: bytes, name: str) -> Precheck:
 class _Check:
     """One run of the pre-check over one file."""
 
-    def __init__(self, data: bytes, name: str, settings: Settings):
+    def __init__(
+        self,
+        data: bytes,
+        name: str,
+        settings: Settings,
+        wanted: Callable[[str], bool] | None = None,
+    ):
         self.data = data
         self.name = name
         self.s = settings
+        self.wanted = wanted  # which sheets a reader will read (None: all)
         self.kind: Kind = "unknown"
         self.findings: list[Finding] = []
         self.extents: dict[str, tuple[int, int]] = {}
+        self.readable: frozenset[str] | None = None
+        self.members: dict[str, _Member] = {}  # of an OOXML package, for CheckedWorkbook.part
         self.legacy_xls = False  # an encrypted .xls (RC4/XOR), not an encrypted OOXML
         self._counts: dict[str, int] = {}
 
@@ -249,7 +355,7 @@ class _Check:
 
     def run(self) -> Precheck:
         self._run()
-        return Precheck(self.kind, self.findings, self.extents)
+        return Precheck(self.kind, self.findings, self.extents, readable=self.readable)
 
     def _run(self) -> None:
         data = self.data
@@ -330,7 +436,7 @@ class _Check:
         for info in infos:
             if info.is_dir():
                 continue
-            m = _Member(data, info)
+            m = _Member(data, info, _read_whole(info.filename))
             members[info.filename] = m
             if m.danger:
                 self.add("file_dangerous_xml", what=m.danger, member=info.filename)
@@ -357,6 +463,8 @@ class _Check:
             return
         self.kind = kind
         self._ooxml(data, members)
+        if not self.refused():
+            self._hand_on(members)
 
     def _ooxml(self, data: bytes, members: dict[str, _Member]) -> None:
         rels = {
@@ -406,10 +514,30 @@ class _Check:
         if len(candidates) > self.s.max_sheets:
             self.too_large("max_sheets", len(candidates))
             return
+        skipped: set[str] = set()
+        plain = None if self.wanted is None else _plain_sheets(data, members, rels)
+        if plain is not None:
+            wanted = self.wanted
+            read = {n for n in plain if wanted(n)}
+            skipped = {plain[n] for n in plain if n not in read} - {plain[n] for n in read}
+            self.readable = frozenset(n for n, part in plain.items() if part not in skipped)
         for n in candidates:
+            if n in skipped:
+                continue  # a sheet no reader will open (self.readable): not measured
             label = sheet_names.get(n.casefold(), n)
             scan = _scan_cells(members[n], data, self.s)
             self._extent(label, scan)
+
+    def _hand_on(self, members: dict[str, _Member]) -> None:
+        """Keep what readers will parse again (the workbook, relationships, measured
+        sheets), up to ``_KEEP`` bytes in all; let go of the rest."""
+        budget = _KEEP
+        for m in members.values():
+            keep = m.content is not None and len(m.content) <= budget and m.encoding is None
+            if keep:
+                budget -= len(m.content)
+            m.release(keep)
+        self.members = members
 
     def _extent(self, sheet: str, scan: _Extent) -> None:
         prev = self.extents.get(sheet)
@@ -497,12 +625,13 @@ class _Member:
 
     Read straight from the archive bytes (stored or deflated only; the directory check
     refused everything else): several times cheaper than ``ZipFile.open`` on small parts.
-    CRCs are not verified: a corrupt part makes the (isolated) reader fail, nothing worse.
+    CRCs are verified only when a reader takes the part (:meth:`raw`): a corrupt sheet makes
+    the (isolated) reader fail, nothing worse.
     """
 
-    __slots__ = ("complete", "danger", "encoding", "head", "info", "root", "start")
+    __slots__ = ("complete", "content", "danger", "encoding", "head", "info", "root", "start")
 
-    def __init__(self, data: bytes, info: zipfile.ZipInfo):
+    def __init__(self, data: bytes, info: zipfile.ZipInfo, whole: bool = False):
         self.info = info
         off = info.header_offset
         if data[off : off + 4] != _ZIP_MAGIC:
@@ -515,9 +644,33 @@ class _Member:
         self.start = off + 30 + n + e
         if self.start + info.compress_size > len(data):
             raise zipfile.BadZipFile("member runs past the end")
-        self.head = next(self._inflate(data, _HEAD), b"")
-        self.complete = info.file_size <= _HEAD
+        # Parts read whole anyway (workbook, relationships) come in one piece; of the others
+        # only the start, unless the root element does not begin inside it.
+        size = _HEAD if whole else _SMALL_HEAD
+        key = None
+        if info.compress_size <= _SAME_HEAD:
+            key = (
+                info.compress_type,
+                info.file_size,
+                size,
+                data[self.start : self.start + info.compress_size],
+            )
+            known = _HEADS.get(key)
+            if known is not None:
+                self.head, self.complete, self.encoding, self.danger, self.root = known
+                self.content = self.head if self.complete else None
+                return
+        self.head = next(self._inflate(data, size), b"")
+        if size < _HEAD and info.file_size > size and not _prolog_inside(self.head):
+            size = _HEAD
+            self.head = next(self._inflate(data, size), b"")
+        self.complete = info.file_size <= size
+        self.content: bytes | None = self.head if self.complete else None  # the whole part
         self.encoding, self.danger, self.root = _prolog(self.head, self.complete)
+        if key is not None:
+            _remember(
+                _HEADS, key, (self.head, self.complete, self.encoding, self.danger, self.root)
+            )
 
     def _inflate(self, data: bytes, size: int) -> Iterator[bytes]:
         info = self.info
@@ -542,10 +695,27 @@ class _Member:
                 left -= len(out)
                 yield out
 
+    def inflated(self, data: bytes) -> bytes | None:
+        """The whole part as stored, inflated in one piece (None above ``_WHOLE``: stream it)."""
+        info = self.info
+        if self.content is None and info.file_size <= _WHOLE:
+            if info.compress_type == zipfile.ZIP_DEFLATED and info.compress_size <= _ONE_SHOT:
+                # one call into an exactly sized buffer; unbounded, but deflate inflates at
+                # most 1032-fold, so a part stored this small cannot become a bomb
+                try:
+                    src = memoryview(data)[self.start : self.start + info.compress_size]
+                    self.content = zlib.decompress(src, -15, info.file_size)[: info.file_size]
+                    return self.content
+                except zlib.error:
+                    pass  # truncated or damaged: inflate what there is, as below
+            self.content = b"".join(self._inflate(data, _WHOLE))
+        return self.content
+
     def chunks(self, data: bytes) -> Iterator[bytes]:
         """The member's content as UTF-8 bytes, in chunks."""
-        if self.complete:
-            yield _to_utf8(self.head, self.encoding)
+        content = self.inflated(data)
+        if content is not None:
+            yield _to_utf8(content, self.encoding)
             return
         dec = codecs.getincrementaldecoder(self.encoding)("replace") if self.encoding else None
         for chunk in self._inflate(data, _CHUNK):
@@ -555,6 +725,50 @@ class _Member:
 
     def whole(self, data: bytes) -> bytes:
         return b"".join(self.chunks(data))
+
+    def raw(self, data: bytes) -> bytes:
+        """The whole part as stored (no transcoding), its CRC checked."""
+        info = self.info
+        key = None
+        if info.compress_size <= _SAME_PART and info.file_size <= _SAME_PART_INFLATED:
+            stored = data[self.start : self.start + info.compress_size]
+            key = (info.compress_type, info.file_size, info.CRC, stored)
+            known = _PARTS.get(key)
+            if known is not None:
+                return known
+        content = self.inflated(data)
+        if content is None:
+            content = b"".join(self._inflate(data, _CHUNK))
+        if zlib.crc32(content) != info.CRC:
+            raise zipfile.BadZipFile(f"bad CRC-32 for file {info.filename!r}")
+        if key is not None:
+            _remember(_PARTS, key, content)
+        return content
+
+    def release(self, keep: bool) -> None:
+        """Drop what the check needed (and the content unless ``keep``) once it is done."""
+        self.head = b""
+        if not keep:
+            self.content = None
+
+
+# Reports of one campaign come from one template: most parts of a package (content types,
+# relationships, styles, theme, the instructions sheet) are the same bytes in every file.
+# What is derived from a part depends on its bytes alone, so it is kept by the part's
+# stored bytes themselves (exact: no hash stands for the content), for small parts only.
+_SAME_HEAD = 2 * 1024  # stored size of a part whose head and prolog are kept
+_SAME_PART = 16 * 1024  # stored size of a part whose content readers take is kept …
+_SAME_PART_INFLATED = 256 * 1024  # … when it inflates to no more than this
+_SAME_ENTRIES = 64
+_HEADS: dict[tuple, tuple] = {}
+_PARTS: dict[tuple, bytes] = {}
+
+
+def _remember(cache: dict, key: Any, value: Any) -> None:
+    """Keep ``value`` under ``key``; a full cache starts over (a batch refills it at once)."""
+    if len(cache) >= _SAME_ENTRIES:
+        cache.clear()
+    cache[key] = value
 
 
 class _Smuggled(Exception):
@@ -573,6 +787,13 @@ _PLAIN_PROLOG = re.compile(
     rb"(?:<\?xml\s[^<>]*\?>)?[ \t\r\n]*<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)"
 )
 _ROOT = re.compile(rb"<(?:[\w.-]+:)?([\w.-]+)")
+
+
+def _prolog_inside(head: bytes) -> bool:
+    """Whether the usual prolog and the whole root element name are inside ``head``: then
+    more bytes cannot change what :func:`_prolog` says."""
+    fast = _PLAIN_PROLOG.match(head)
+    return fast is not None and fast.end() < len(head)
 
 
 def _prolog(head: bytes, complete: bool) -> tuple[str | None, str | None, str | None]:
@@ -644,7 +865,8 @@ def _prolog(head: bytes, complete: bool) -> tuple[str | None, str | None, str | 
 
 _SHEET_REL_TYPES = {"worksheet", "dialogsheet", "macrosheet", "xlmacrosheet", "xlintlmacrosheet"}
 _SHEET_PATH = re.compile(r"(?i)(^|/)(worksheets|dialogsheets|macrosheets)/[^/]+$")
-_TAG_ATTRS = rb"""((?:[^>"']|"[^"]*"|'[^']*')*)"""
+# Possessive: a tag's attributes split one way only, and an unclosed tag fails in linear time.
+_TAG_ATTRS = rb"""((?:[^>"']++|"[^"]*+"|'[^']*+')*+)"""
 _RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship(?=[\s/>])" + _TAG_ATTRS + rb">")
 _SHEET_TAG = re.compile(rb"<(?:[\w.-]+:)?sheet(?=[\s/>])" + _TAG_ATTRS + rb">")
 _ATTR = re.compile(rb"""(?:^|\s)([\w.:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
@@ -669,6 +891,17 @@ def _attrs(raw: bytes, *names: bytes) -> dict[bytes, str]:
 
 def _relationships(rels_name: str, raw: bytes) -> list[tuple[str, str, str]]:
     """``(id, target part name, last segment of the type in lower case)`` of a .rels part."""
+    if len(raw) <= _SAME_HEAD * 8:
+        return list(_relationships_of_small_part(rels_name, raw))
+    return _read_relationships(rels_name, raw)
+
+
+@lru_cache(maxsize=_SAME_ENTRIES)
+def _relationships_of_small_part(rels_name: str, raw: bytes) -> tuple[tuple[str, str, str], ...]:
+    return tuple(_read_relationships(rels_name, raw))
+
+
+def _read_relationships(rels_name: str, raw: bytes) -> list[tuple[str, str, str]]:
     base = posixpath.dirname(posixpath.dirname(rels_name))
     out = []
     for m in _RELATIONSHIP.finditer(raw):
@@ -693,6 +926,120 @@ def _rels_path(part: str) -> str:
     return posixpath.join(head, "_rels", tail + ".rels")
 
 
+def _read_whole(name: str) -> bool:
+    """Whether the pre-check parses this part whole (package structure, workbook part)."""
+    return name.endswith(".rels") or name in ("[Content_Types].xml", "mimetype", "xl/workbook.xml")
+
+
+_WORKBOOK = "xl/workbook.xml"
+_WORKBOOK_RELS = "xl/_rels/workbook.xml.rels"
+# "sheet" first: a literal start makes the search fast; the character before is checked after
+_ANY_SHEET_TAG = re.compile(rb"sheet(?=[\s/>])")
+_ANY_RELATIONSHIP_TAG = re.compile(rb"Relationship(?=[\s/>])")
+
+
+def _tags_named(pattern: re.Pattern[bytes], raw: bytes) -> int:
+    """How many ``<name`` or ``<prefix:name`` tags (open or close with a prefix) ``raw`` holds."""
+    return sum(1 for m in pattern.finditer(raw) if m.start() and raw[m.start() - 1] in b"<:")
+
+
+_PLAIN_PART = re.compile(r"xl/[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+")
+
+
+_PLAIN_ATTRS = re.compile(rb'(?:\s++[\w.:-]++="[^"&<]*+")*+\s*+/?')
+_PLAIN_ATTR = re.compile(rb'([\w.:-]+)="([^"]*)"')
+
+
+def _plain_attrs(raw: bytes) -> dict[bytes, bytes] | None:
+    """The attributes of a tag, if every reader reads them alike: ``name="value"`` pairs
+    (double quotes, no character reference), no name twice with or without a prefix.
+    Else None."""
+    if not _PLAIN_ATTRS.fullmatch(raw):
+        return None
+    pairs = _PLAIN_ATTR.findall(raw)
+    if len(pairs) != len({key.rpartition(b":")[2] for key, _v in pairs}):
+        return None
+    return dict(pairs)
+
+
+@lru_cache(maxsize=_SAME_ENTRIES)
+def _plain_targets(raw: bytes) -> dict[bytes, str] | None:
+    return _read_plain_targets(raw)
+
+
+def _read_plain_targets(raw: bytes) -> dict[bytes, str] | None:
+    """Relationship id → target of a plain workbook relationships part (else None)."""
+    tags = _RELATIONSHIP.findall(raw)
+    if len(tags) != _tags_named(_ANY_RELATIONSHIP_TAG, raw):
+        return None
+    targets: dict[bytes, str] = {}
+    for tag in tags:
+        a = _plain_attrs(tag)
+        if a is None or b"Id" not in a or b"Target" not in a or a[b"Id"] in targets:
+            return None
+        if b"TargetMode" in a:
+            return None
+        targets[a[b"Id"]] = a[b"Target"].decode("ascii", "replace")
+    return targets
+
+
+def _plain_sheets(
+    data: bytes, members: dict[str, _Member], rels: dict[str, list[tuple[str, str, str]]]
+) -> dict[str, str] | None:
+    """Sheet name → sheet part, when no reader can map a sheet name to another part.
+
+    That holds for what Excel, LibreOffice and openpyxl write: one workbook part at
+    ``xl/workbook.xml``, plain ``<sheet name="…" r:id="…">`` and ``<Relationship Id="…"
+    Target="…">`` tags, unique names, targets that resolve to an existing part the same way
+    however a reader joins them (python-calamine prefixes "xl/", the package rules resolve
+    against "xl/"). Anything else gives None, and then every sheet is measured.
+    """
+    office = [t for _i, t, typ in rels.get("_rels/.rels", []) if typ == "officedocument"]
+    book, book_rels = members.get(_WORKBOOK), members.get(_WORKBOOK_RELS)
+    if office != [_WORKBOOK] or book is None or book_rels is None:
+        return None
+    raw = book_rels.whole(data)
+    targets = _plain_targets(raw) if len(raw) <= _SAME_HEAD * 8 else _read_plain_targets(raw)
+    if targets is None:
+        return None
+    raw = book.whole(data)
+    tags = _SHEET_TAG.findall(raw)
+    if len(tags) != _tags_named(_ANY_SHEET_TAG, raw):
+        return None
+    out: dict[str, str] = {}
+    folded: set[str] = set()
+    for tag in tags:
+        a = _plain_attrs(tag)
+        if a is None or b"name" not in a:
+            return None
+        rid = a.get(b"r:id", a.get(b"relationships:id"))
+        if rid is None or sum(k.rpartition(b":")[2] == b"id" for k in a) != 1:
+            return None
+        target = targets.get(rid)
+        if target is None:
+            return None
+        # python-calamine's join, then the package's: they must agree
+        if target.startswith("/xl/"):
+            part = target[1:]
+        elif target.startswith("xl/"):
+            part = target
+        else:
+            part = f"xl/{target}"
+        if not _PLAIN_PART.fullmatch(part) or part != _resolve("xl", target):
+            return None
+        if part not in members:
+            return None
+        try:
+            name = a[b"name"].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if name.casefold() in folded:
+            return None
+        folded.add(name.casefold())
+        out[name] = part
+    return out
+
+
 def _workbook_sheets(raw: bytes) -> list[tuple[str, str]]:
     """``(sheet name, relationship id)`` of every ``<sheet>`` in a workbook part."""
     out = []
@@ -707,6 +1054,17 @@ _MACRO_BOOKS = (b"sheet", b"template", b"addin")
 
 def _kind_from_content_types(raw: bytes) -> tuple[Kind | None, str | None]:
     """The workbook kind, or a description of what else the package is."""
+    if len(raw) <= _SAME_HEAD * 8:
+        return _kind_of_small_content_types(raw)
+    return _read_kind(raw)
+
+
+@lru_cache(maxsize=_SAME_ENTRIES)
+def _kind_of_small_content_types(raw: bytes) -> tuple[Kind | None, str | None]:
+    return _read_kind(raw)
+
+
+def _read_kind(raw: bytes) -> tuple[Kind | None, str | None]:
     types = b" ".join(_CONTENT_TYPE.findall(raw)).lower()
     if b"ms-excel.sheet.binary.macroenabled.main" in types:
         return None, ".xlsb (bảng tính nhị phân)"
@@ -803,11 +1161,12 @@ class _Limits:
 
 
 # Excel and every writer we know put r first: <c r="B7" s="1" t="s">. A buffer where every
-# cell tag has that shape takes the fast path (no Python loop per cell).
-_C_OPEN = re.compile(rb"<c[\s/>]")
+# cell tag has that shape takes the fast path (no Python step per cell). One pass finds every
+# cell tag: the usual shape gives its reference, any other b"".
+_C_TAG = re.compile(rb'<c(?: r="([A-Z]{1,3}[0-9]{1,7})"|[\s/>])')
+_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_DIGITS = b"0123456789"
 _C_PREFIXED = re.compile(rb":c[\s/>]")  # <x:c …>: cells of a prefixed namespace
-_C_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
-_first, _second = itemgetter(0), itemgetter(1)
 _XTAG = re.compile(rb"<(/?)(?:[\w.-]+:)?(row|c)(?=[\s/>])" + _TAG_ATTRS + rb">")
 _ATTR_R = re.compile(rb"""(?:^|\s)r\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _REF = re.compile(rb"\s*\$?([A-Za-z]{1,9})\$?([0-9]{1,15})\s*")
@@ -832,26 +1191,43 @@ def _scan_cells(member: _Member, data: bytes, s: Settings) -> _Extent:
     """Max row/col over every cell tag of a sheet part; stops at the first cell over a limit."""
     limits = _Limits(s)
     ext = _Extent()
-    for buf in _buffers(member.chunks(data)):
-        refs = _C_REF.findall(buf)
-        n = len(refs)
-        # every "<c" a well-formed cell, or at least every cell tag one; no prefixed cells
-        if (buf.count(b"<c") != n and len(_C_OPEN.findall(buf)) != n) or _C_PREFIXED.search(buf):
+    content = member.inflated(data)
+    # a part inflated whole is one buffer: no tag can straddle two
+    bufs = _buffers(member.chunks(data)) if content is None else member.chunks(data)
+    for buf in bufs:
+        refs = _C_TAG.findall(buf)
+        # every cell tag of the usual shape (an other one gives b""), none prefixed: else
+        # cell by cell
+        if b"" in refs or _C_PREFIXED.search(buf):
             return _scan_cells_slow(member, data, limits)
-        if not n:
+        if not refs:
             continue
-        row = max(ext.max_row, max(map(int, set(map(_second, refs)))))
-        widest = max(set(map(_first, refs)), key=lambda c: (len(c), c))
-        col = max(ext.max_col, _col_number(widest))
+        row, col = _farthest(refs)
+        row, col = max(ext.max_row, row), max(ext.max_col, col)
         ext.max_row, ext.max_col = row, col
         limit = limits.over(row, col)
         if limit:
-            for letters, digits in refs:  # the first real cell that crosses the limit
-                r, c = int(digits), _col_number(letters)
+            for ref in refs:  # the first real cell that crosses the limit
+                letters = ref.rstrip(_DIGITS)
+                r, c = int(ref[len(letters) :]), _col_number(letters)
                 if limits.over(r, c) == limit or (limit == "max_cells" and (r == row or c == col)):
-                    ext.over = (limit, (letters + digits).decode())
+                    ext.over = (limit, ref.decode())
                     return ext
     return ext
+
+
+def _farthest(refs: list[bytes]) -> tuple[int, int]:
+    """The largest row and column among cell references ("A1", "F17" …), without a Python
+    step per cell: "A1 F1 A2 …" is split into rows and columns by ``bytes.translate``."""
+    joined = b" ".join(refs)
+    row = max(map(int, set(joined.translate(None, _LETTERS).split())))
+    columns = joined.translate(None, _DIGITS)
+    if len(columns) - columns.count(b" ") == len(refs):  # one letter each: the last there
+        return row, next(26 - i for i, ch in enumerate(_LETTERS_DOWN) if ch in columns)
+    return row, _col_number(max(set(columns.split()), key=lambda c: (len(c), c)))
+
+
+_LETTERS_DOWN = [bytes([c]) for c in reversed(_LETTERS)]
 
 
 def _scan_cells_slow(member: _Member, data: bytes, limits: _Limits) -> _Extent:

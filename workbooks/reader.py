@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import io
 import json
 import logging
 import posixpath
 import re
-import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -53,7 +51,7 @@ from logic.text import (
 )
 
 from .locate import Located, a1, locate
-from .precheck import precheck
+from .precheck import CheckedWorkbook, precheck
 from .settings import Settings, get_settings
 
 __all__ = [
@@ -160,7 +158,7 @@ def read_workbook(
         except OSError as e:
             f = finding("file_unreadable", why=e.strerror or type(e).__name__)
             return WorkbookRead("unknown", findings=[f.at(**where)])
-    pre = precheck(data, name, settings, password=password)
+    pre = precheck(data, name, settings, password=password, sheets=_sheets_read(plan))
     out = WorkbookRead(pre.kind, findings=[f.at(**where) for f in pre.findings])
     if not pre.ok or pre.workbook is None:
         return out
@@ -182,7 +180,7 @@ def embedded_plan(data: bytes, name: str = "", settings: Settings | None = None)
 
     Never raises: a refused file or a broken embedded plan gives Nones.
     """
-    pre = precheck(data, name, settings or get_settings())
+    pre = precheck(data, name, settings or get_settings(), sheets=lambda s: s == META_SHEET)
     if not pre.ok or pre.workbook is None:
         return None, None, None
     try:
@@ -196,6 +194,18 @@ def embedded_plan(data: bytes, name: str = "", settings: Settings | None = None)
 
 
 # --- internals ------------------------------------------------------------------------
+
+
+def _sheets_read(plan: Plan | None):
+    """Which sheets :class:`_Reader` may read, by name, for the pre-check to measure: not the
+    known non-report ones, nor ``_thidua`` when the plan is given."""
+
+    def read(sheet: str) -> bool:
+        if sheet == META_SHEET:
+            return plan is None
+        return _fold(sheet) not in _SKIP_SHEETS
+
+    return read
 
 
 def _reader_failure(e: BaseException) -> bool:
@@ -274,7 +284,7 @@ class _Reader:
         self.roster = roster
         self.out = out
         self.where = where
-        self.ooxml = _Ooxml(checked.data) if self.kind in ("xlsx", "xlsm") else None
+        self.ooxml = _Ooxml(checked) if self.kind in ("xlsx", "xlsm") else None
 
     def run(self) -> None:
         book = self.checked.open_calamine()
@@ -404,7 +414,8 @@ class _Reader:
         changed: dict[str, tuple[str, str, str]] = {}
         r0, c0 = origin
         if self.ooxml is not None:
-            if not _maybe_legacy(grid) or not self.ooxml.has_legacy_fonts():
+            # the fonts first: a batch's styles part is the same bytes file after file
+            if not self.ooxml.has_legacy_fonts() or not _maybe_legacy(grid):
                 return changed
             for (r, c), font in self.ooxml.legacy_cells(sheet).items():
                 i, j = r - r0, c - c0
@@ -500,28 +511,17 @@ _REF = re.compile(r"([A-Z]{1,3})([0-9]+)")
 
 
 class _Ooxml:
-    """Lazy access to the XML parts of an .xlsx/.xlsm (already pre-checked)."""
+    """Lazy access to the XML parts of an .xlsx/.xlsm (already pre-checked): the parts the
+    pre-check inflated are not inflated again."""
 
-    def __init__(self, data: bytes):
-        self._data = data
-        self._zip: zipfile.ZipFile | None = None  # opened on first use: most files need none
-        self._names: set[str] = set()
+    def __init__(self, checked: CheckedWorkbook):
+        self._checked = checked
         self._parts: dict[str, str] | None = None
         self._styles: bytes | None = None
         self._xml: dict[str, bytes] = {}
 
     def _read(self, name: str) -> bytes:
-        z = self.zip
-        if name not in self._names:
-            return b""
-        return z.read(name)
-
-    @property
-    def zip(self) -> zipfile.ZipFile:
-        if self._zip is None:
-            self._zip = zipfile.ZipFile(io.BytesIO(self._data))
-            self._names = set(self._zip.namelist())
-        return self._zip
+        return self._checked.part(name)
 
     def sheet_part(self, sheet: str) -> str | None:
         if self._parts is None:
@@ -588,7 +588,9 @@ class _Ooxml:
     def has_legacy_fonts(self) -> bool:
         if self._styles is None:
             self._styles = self._read("xl/styles.xml")
-        return bool(_LEGACY_FONT.search(self._styles))
+        if len(self._styles) <= 32 * 1024:  # hashing more would cost more than searching
+            return _names_legacy_font(self._styles)
+        return _LEGACY_FONT.search(self._styles) is not None
 
     def legacy_cells(self, sheet: str) -> dict[tuple[int, int], str]:
         """(0-based row, col) → legacy font name, for cells whose style uses one."""
@@ -603,6 +605,12 @@ class _Ooxml:
             if font and ref:
                 out[(int(ref.group(2)) - 1, _col_index(ref.group(1)))] = font
         return out
+
+
+@lru_cache(maxsize=32)
+def _names_legacy_font(styles: bytes) -> bool:
+    """Whether a styles part names a TCVN3/VNI font (kept: the part repeats in a batch)."""
+    return _LEGACY_FONT.search(styles) is not None
 
 
 def _attrs(raw: bytes) -> dict[str, str]:
