@@ -49,7 +49,7 @@ import threading
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from operator import getitem
 from pathlib import Path
@@ -67,7 +67,7 @@ from logic.aggregate import ALL_PHASES, Result
 from logic.numbers import format_vn
 from logic.plan import COMPONENT_LABELS, Indicator, Plan, Target
 from logic.targets import NOT_OCCURRED, STATUS_LABELS, target_text
-from logic.text import safe_for_cell
+from logic.text import EXCEL_CELL_MAX, safe_for_cell
 
 from .layout import short_name
 from .save import atomic_write
@@ -288,23 +288,23 @@ class _SharedStrings:
         """(index, needs a quote prefix) of ``text``, cleaned for a cell."""
         hit = self.index.get(text)
         if hit is None:
-            clean = safe_for_cell(unicodedata.normalize("NFC", text))
+            clean = unicodedata.normalize("NFC", text)
+            if not clean.isprintable() or len(clean) > EXCEL_CELL_MAX:  # a quick scan first
+                clean = safe_for_cell(clean)
             hit = (len(self.items), clean.startswith(_FORMULA_START))
             self.items.append(clean)
             self.index[text] = hit
         return hit
 
     def chunks(self) -> Iterator[str]:
-        yield (f'{_XML_DECL}<sst xmlns="{_NS_MAIN}" uniqueCount="{len(self.items)}">')
-        batch = []
-        for s in self.items:
-            space = ' xml:space="preserve"' if s != s.strip() or "\n" in s else ""
-            batch.append(f"<si><t{space}>{escape(s)}</t></si>")
-            if len(batch) >= 4000:
-                yield "".join(batch)
-                batch.clear()
-        batch.append("</sst>")
-        yield "".join(batch)
+        yield f'{_XML_DECL}<sst xmlns="{_NS_MAIN}" uniqueCount="{len(self.items)}">'
+        # a batch escaped in one go: NUL cannot be in a cell (safe_for_cell), so it splits;
+        # every text keeps its spaces ("preserve" where not needed means the same)
+        si = '<si><t xml:space="preserve">'
+        for i in range(0, len(self.items), 4000):
+            batch = escape("\0".join(self.items[i : i + 4000]))
+            yield si + batch.replace("\0", "</t></si>" + si) + "</t></si>"
+        yield "</sst>"
 
 
 def _serial(value: dt.date) -> float:
@@ -326,7 +326,7 @@ class _Column(dict):
     small numbers): each is rendered once (``__missing__``), up to ``_KEEP`` values a column.
     """
 
-    __slots__ = ("cells", "j")
+    __slots__ = ("cells", "index", "j", "quoted", "text", "text_end")
 
     def __init__(self, cells: _Cells, j: int):
         super().__init__()
@@ -335,12 +335,23 @@ class _Column(dict):
         blank = cells.empties[j] + cells.nexts[j]
         self[None] = blank
         self[""] = blank
+        # texts, the most frequent miss (names, files, explanations), without tail()
+        key = cells.keys[j]
+        quoted = cells.styles.id("text" if key == "num" else key, quote=True)
+        self.text = f'" s="{cells.base[j]}" t="s"><v>'
+        self.quoted = f'" s="{quoted}" t="s"><v>'
+        self.text_end = "</v></c>" + cells.nexts[j]
+        self.index = cells.sst.index
 
     def __missing__(self, v: Any) -> str:
-        cells, j = self.cells, self.j
-        # a tuple is _fmt(value, style)
-        tail = cells.tail(j, v[1], v[0]) if type(v) is tuple else cells.tail(j, v, None)
-        frag = (tail or cells.empties[j]) + cells.nexts[j]
+        if type(v) is str:
+            idx, quote = self.index.get(v) or self.cells.sst.add(v)
+            frag = f"{self.quoted if quote else self.text}{idx}{self.text_end}"
+        else:
+            cells, j = self.cells, self.j
+            # a tuple is _fmt(value, style)
+            tail = cells.tail(j, v[1], v[0]) if type(v) is tuple else cells.tail(j, v, None)
+            frag = (tail or cells.empties[j]) + cells.nexts[j]
         if len(self) < _KEEP and type(v) is not bool:  # True == 1: keep ints' entries
             self[v] = frag
         return frag
@@ -1891,12 +1902,17 @@ class _Ranked:
     stat: _Stat
     rank: int = 0
     why: str | None = None
+    share_key: float | None = field(init=False)
+    key: tuple = field(init=False)  # what ranks: equal keys, equal ranks
 
-    @property
-    def share_key(self) -> float | None:
+    def __post_init__(self) -> None:
+        s = self.stat
+        judged = s.met + s.missed
         # exact for ties: equal fractions divide to the same float, and distinct ones with
         # denominators below 10⁷ (targets judged) stay distinct floats
-        return self.stat.met / self.stat.judged if self.stat.judged else None
+        self.share_key = share = s.met / judged if judged else None
+        comp = (s.reported / s.expected if s.expected else None) or 0.0
+        self.key = (share is None, -(share or 0), s.missed, -comp)
 
 
 def ranking(c: Consolidation, stats: dict[str, _Stat] | None = None) -> list[_Ranked]:
@@ -1917,24 +1933,18 @@ def ranking(c: Consolidation, stats: dict[str, _Stat] | None = None) -> list[_Ra
     skip = set(roots) if len(roots) == 1 else set()
     stats = stats if stats is not None else _unit_stats(c, phase)
     out: list[_Ranked] = []
-    for level in ("province", "district", "commune"):
-        units = [u for code, u in tree.units.items() if u.level == level and code not in skip]
-        items = []
-        for u in units:
-            parent = tree.units.get(u.parent) if u.parent else None
-            items.append(
-                _Ranked(level, u.code, u.name, parent.name if parent else None, stats[u.code])
-            )
-
-        def key(x: _Ranked):
-            share = x.share_key
-            comp = x.stat.completeness or 0.0
-            return (share is None, -(share or 0), x.stat.missed, -comp)
-
-        items.sort(key=lambda x: (*key(x), x.name, x.code))
+    by_level: dict[str, list[_Ranked]] = {"province": [], "district": [], "commune": []}
+    for code, u in tree.units.items():
+        items = by_level.get(u.level)
+        if items is None or code in skip:
+            continue
+        parent = tree.units.get(u.parent) if u.parent else None
+        items.append(_Ranked(u.level, code, u.name, parent.name if parent else None, stats[code]))
+    for items in by_level.values():
+        items.sort(key=lambda x: (*x.key, x.name, x.code))
         prev_key, rank = None, 0
         for i, x in enumerate(items, start=1):
-            k = key(x)
+            k = x.key
             if k != prev_key:
                 rank = i
                 prev_key = k

@@ -779,3 +779,15 @@ def test_libreoffice_reads_the_national_tally(national, soffice, tmp_path):
         assert rounded(table_rows(other[name])) == rounded(table_rows(wb[name])), name
     ws = other["Tỉnh Một"]
     assert ws.row_dimensions[ws.max_row - 3].outline_level == 1  # the last district's row
+
+
+def test_texts_keep_markup_characters_and_spaces(tmp_path):
+    c = build()
+    odd = "  1 & 2 < 3 > 0 \"x\" 'y'  "
+    c.findings = [
+        finding("value_text_number", path="hop-thu/C1-1.xlsx", sheet="Xã Một", cell="F17",
+                unit="C1", phase="1", indicator="TIN", component="Số đạt", value=odd),
+    ]  # fmt: skip
+    wb = openpyxl.load_workbook(write_tally(c, tmp_path / "ky-tu.xlsx"))
+    (row,) = table_rows(wb["Kết quả kiểm tra"])
+    assert odd in row["Nội dung"]
