@@ -1236,8 +1236,9 @@ class _Rows:
         """
         (phase_, code_, name_, parent_, ind_, ind_name_, first_, second_, value_, target_,
          status_, gap_, note_, reported_, interim_, source_) = cells.columns  # fmt: skip
-        opening = cells.opening()
+        row_, row_rest = cells.opening()
         yes, blank_gap, blank_note = interim_["Có"], gap_[None], note_[None]
+        blank_value = value_[None]
         missed, not_occurred = status_[_MISSED], status_[NOT_OCCURRED]
         statuses = {k: status_[v] for k, v in STATUS_LABELS.items()}
         by_indicator: dict[str, tuple] = {}
@@ -1265,13 +1266,12 @@ class _Rows:
             else:
                 s = statuses.get(status) or status_[status]
                 g, n = blank_gap, note_[r.note]
-            comps = r.components
+            comps = r.components  # .get(None): None, a blank cell
             value = r.value
             yield [
-                *opening, k[2], u[0], u[1], u[2], k[3], k[4],
-                first_[comps.get(k[7])] if k[7] else first_[None],
-                second_[comps.get(k[8])] if k[8] else second_[None],
-                value_[(k[9], value)] if value is not None else value_[None],
+                row_, row_rest, k[2], u[0], u[1], u[2], k[3], k[4],
+                first_[comps.get(k[7])], second_[comps.get(k[8])],
+                value_[(k[9], value)] if value is not None else blank_value,
                 k[5], s, g, n, reported_[f"{r.reported}/{r.expected}"],
                 yes if r.interim else k[6], u[3],
             ]  # fmt: skip
