@@ -98,10 +98,11 @@ if TYPE_CHECKING:
 
     from .consolidate import Consolidation
 
-__all__ = ["SHEETS", "write_tally"]
+__all__ = ["NATIONAL_NAME", "SHEETS", "is_national", "write_tally"]
 
 FONT = "Times New Roman"
-#: Fixed sheet names, in order (district sheets come after the top unit's sheet).
+#: Fixed sheet names, in order (district sheets come after the top unit's sheet; nationally
+#: "Cấp tỉnh" stands for "Toàn tỉnh", followed by the provinces' sheets).
 SHEETS = (
     "Tổng quan",
     "Toàn tỉnh",
