@@ -1468,13 +1468,12 @@ _RATE_NOTE = (
     "Báo cáo = số xã đã báo cáo / số xã phải báo cáo."
 )
 _NATIONAL_NOTE = (
-    "Mỗi tỉnh được đánh giá riêng; số liệu của từng huyện ở trang mang tên tỉnh, của từng xã ở "
-    "trang “Cấp xã”, tệp gốc ở trang “Nguồn”. " + _RATE_NOTE
+    "Mỗi tỉnh được đánh giá riêng; từng huyện ở trang mang tên tỉnh, từng xã ở trang “Cấp xã”. "
+    + _RATE_NOTE
 )
 _PROVINCE_NOTE = (
-    "Các dòng đầu là số liệu của tỉnh; bên dưới là từng huyện của tỉnh (nhóm dòng: bấm “−” / "
-    "“+” bên trái để thu gọn / mở ra). Số liệu cộng từ các xã (trang “Cấp xã”, lọc theo cột "
-    "“Cấp trên”); tệp gốc ở trang “Nguồn”. " + _RATE_NOTE
+    "Trên: số liệu của tỉnh; dưới: từng huyện (nhóm dòng, bấm “−” / “+” bên trái để thu gọn / "
+    "mở ra). " + _RATE_NOTE
 )
 _GUIDE = {
     "commune": "số liệu từng xã theo đợt và chỉ tiêu, kèm tệp lấy số liệu (lọc cột “Cấp trên” "
