@@ -1864,7 +1864,8 @@ def _missed_sheet(
         # as cell fragments: 70,000 rows nationally (see _Rows.commune_fragments)
         (level_, phase_, code_, name_, parent_, ind_, ind_name_, value_, target_, gap_,
          short_, reported_, interim_) = cells.columns  # fmt: skip
-        yes = interim_["Có"]
+        yes, blank_value = interim_["Có"], value_[None]
+        openings = [cells.opening(lines) for lines in range(16)]  # _lines(): 15 at most
         by_level: dict[str, dict[str, tuple]] = {}
         units: dict[str, tuple] = {}
         gaps: dict[str | None, tuple[str, int]] = {None: (gap_[None], 1)}
@@ -1890,9 +1891,10 @@ def _missed_sheet(
             if g is None:
                 g = gaps[text] = (gap_[text], _lines(text, 26))
             value = r.value
+            o = openings[k[9] if k[9] > g[1] else g[1]]
             yield [
-                *cells.opening(max(k[9], g[1])), k[2], k[3], u[1], u[2], u[3], k[4], k[5],
-                value_[(k[8], value)] if value is not None else value_[None], k[6], g[0],
+                o[0], o[1], k[2], k[3], u[1], u[2], u[3], k[4], k[5],
+                value_[(k[8], value)] if value is not None else blank_value, k[6], g[0],
                 short_[s], reported_[f"{r.reported}/{r.expected}"], yes if r.interim else k[7],
             ]  # fmt: skip
 
