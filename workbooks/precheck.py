@@ -379,8 +379,9 @@ class _Check:
             self.too_large("max_zip_members", declared)
             return
         try:
-            zf = zipfile.ZipFile(io.BytesIO(self.data))
-            infos = zf.infolist()
+            infos = _plain_directory(self.data)
+            if infos is None:  # anything unusual: zipfile's own reading, with its checks
+                infos = zipfile.ZipFile(io.BytesIO(self.data)).infolist()
         except Exception:  # untrusted bytes: any failure means the archive is broken
             self.add(
                 "file_unreadable", why="tệp nén bị hỏng hoặc không đầy đủ (có thể tải về chưa hết)"
@@ -1103,6 +1104,70 @@ def _bad_member_name(name: str) -> bool:
     if len(name) > 1 and name[1] == ":" and name[0].isalpha():
         return True
     return ".." in name.split("/")
+
+
+class _Entry:
+    """A central directory entry, with the ``zipfile.ZipInfo`` attributes the checks use."""
+
+    __slots__ = (
+        "CRC",
+        "compress_size",
+        "compress_type",
+        "file_size",
+        "filename",
+        "flag_bits",
+        "header_offset",
+        "orig_filename",
+    )
+
+    def is_dir(self) -> bool:
+        return self.filename[-1:] == "/"
+
+
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # zipfile.structCentralDir
+
+
+def _plain_directory(data: bytes) -> list[_Entry] | None:
+    """The central directory of a plain archive, read the way ``zipfile`` reads it.
+
+    Plain: the end record is the last 22 bytes (no archive comment, no ZIP64), nothing is
+    prepended, no entry has an extra field, a comment or a NUL in its name. What Excel,
+    LibreOffice and openpyxl write; anything else gives None (let zipfile read it).
+    """
+    end = len(data) - 22
+    if end < 0 or data[end : end + 4] != b"PK\x05\x06":
+        return None
+    if end >= 20 and data[end - 20 : end - 16] == b"PK\x06\x07":
+        return None  # a ZIP64 locator: zipfile would read the ZIP64 record instead
+    disk, cd_disk, on_disk, count, size_cd, offset_cd, comment = struct.unpack_from(
+        "<4H2LH", data, end + 4
+    )
+    if disk or cd_disk or on_disk != count or comment or offset_cd + size_cd != end:
+        return None
+    out = []
+    pos, stop = offset_cd, end
+    while pos < stop:
+        if pos + 46 > stop:
+            return None
+        cd = _CENTRAL.unpack_from(data, pos)
+        if cd[0] != b"PK\x01\x02" or cd[3] > 63 or cd[13] or cd[14]:  # version, extra, comment
+            return None
+        name_end = pos + 46 + cd[12]
+        raw = data[pos + 46 : name_end]
+        if name_end > stop or b"\x00" in raw:
+            return None
+        entry = _Entry()
+        entry.flag_bits, entry.compress_type = cd[5], cd[6]
+        try:
+            name = raw.decode("utf-8" if cd[5] & 0x800 else "cp437")
+        except UnicodeDecodeError:
+            return None
+        entry.filename = entry.orig_filename = name
+        entry.CRC, entry.compress_size, entry.file_size = cd[9], cd[10], cd[11]
+        entry.header_offset = cd[18]
+        out.append(entry)
+        pos = name_end
+    return out if pos == stop else None
 
 
 def _eocd_entries(data: bytes) -> int | None:

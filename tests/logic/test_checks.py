@@ -403,3 +403,32 @@ def test_any_cell_values_give_findings_not_exceptions(plan, roster, raws, meta):
     shown = [f.message for f in findings if "e+" not in repr(raws)]  # huge numbers are cut
     assert all(m and "…" not in m for m in shown)  # no detail left unfilled
     check_identity(plan, roster, meta, {})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(anything, min_size=6, max_size=6))
+def test_check_values_says_what_check_value_says_cell_by_cell(plan, raws):
+    keys = [("TIN", "numerator"), ("TIN", "denominator"), ("TP", "current"),
+            ("TP", "baseline"), ("MH", "count"), ("PC", "done")]  # fmt: skip
+    raw = dict(zip(keys, raws, strict=True))
+    cells = {k: f"F{i + 5}" for i, k in enumerate(keys)}
+    values, findings, empty = check_values(plan, raw, cells)
+    if empty:
+        assert codes(findings) == ["template_empty"]
+        return
+    by_code = {i.code: i for i in plan.indicators}
+    expected: dict[str, dict[str, float | None]] = {}
+    expected_findings = []
+    for (ind, comp), value in raw.items():
+        number, found = check_value(by_code[ind], comp, value, cell=cells[(ind, comp)])
+        expected.setdefault(ind, {})[comp] = number
+        expected_findings += found
+    for ind, comps in expected.items():
+        bad = check_components(by_code[ind], comps, cells={c: cells[(ind, c)] for c in comps})
+        expected_findings += bad
+        if bad:
+            expected[ind] = dict.fromkeys(comps)
+    assert values == expected
+    assert [(f.code, f.cell, f.message) for f in findings] == [
+        (f.code, f.cell, f.message) for f in expected_findings
+    ]

@@ -13,6 +13,7 @@ import pytest
 from logic.findings import Finding
 from tests import hostile
 from tests.hostile import sheet_xml, write_zip, xlsx_parts
+from workbooks.isolate import run_isolated
 from workbooks.precheck import CheckedWorkbook, decrypt, precheck
 from workbooks.settings import Settings
 
@@ -425,3 +426,190 @@ def test_small_workbook_precheck_is_fast(files):
 def test_bytes_like_input_is_accepted(files):
     data = files["valid"].read_bytes()
     assert precheck(io.BytesIO(data).getbuffer(), "x.xlsx").ok
+
+
+# --- only the sheets a reader reads (precheck(…, sheets=…)) --------------------------------
+
+FAR = [("A1", "Hướng dẫn"), ("XFD1048576", 1)]
+
+
+def two_sheets() -> dict[str, str | bytes]:
+    """A report and an instructions sheet holding a cell no reader survives."""
+    report = sheet_xml([("A1", "Mã"), ("B2", 5)])
+    return xlsx_parts({"Báo cáo": report, "Hướng dẫn": sheet_xml(FAR)})
+
+
+def report_only(sheet: str) -> bool:
+    return sheet != "Hướng dẫn"
+
+
+def open_instructions(path: str) -> str:
+    """In a child: pre-check for the report only, then ask for the instructions sheet."""
+    from workbooks.precheck import SheetNotChecked
+
+    result = precheck(Path(path).read_bytes(), "x.xlsx", sheets=report_only)
+    book = result.workbook.open_calamine()
+    refused = []
+    for ask in (lambda: book.get_sheet_by_name("Hướng dẫn"), lambda: book.get_sheet_by_index(1)):
+        try:
+            ask()
+        except SheetNotChecked:
+            refused.append("SheetNotChecked")
+    return " ".join(refused)
+
+
+def test_only_the_sheets_a_reader_reads_are_measured(tmp_path):
+    path = write_zip(tmp_path / "x.xlsx", two_sheets())
+    assert short(check(path).findings) == [("sheet_too_large", "Hướng dẫn", "XFD1048576", None)]
+    result = check(path, sheets=report_only)
+    assert (result.ok, result.sheet_extents, result.readable) == (
+        True,
+        {"Báo cáo": (2, 2)},
+        {"Báo cáo"},
+    )
+    book = result.workbook.open_calamine()
+    assert book.sheet_names == ["Báo cáo", "Hướng dẫn"]
+    assert book.get_sheet_by_name("Báo cáo").to_python() == [["Mã", ""], ["", 5.0]]
+    with pytest.raises(ValueError, match="sheets=None"):
+        result.workbook.open_openpyxl()
+
+
+def test_a_sheet_not_measured_never_reaches_calamine(tmp_path):
+    # in a child: had calamine been given the far cell, it would have aborted the process
+    path = write_zip(tmp_path / "x.xlsx", two_sheets())
+    result = run_isolated(open_instructions, str(path))
+    assert (result.findings, result.value) == ([], "SheetNotChecked SheetNotChecked")
+
+
+def _retarget(parts, old, new):
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(old, new)
+
+
+def _rename(parts, old, new):
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(old, new)
+
+
+UNUSUAL = {
+    # python-calamine reads xl/worksheets/sheet2.xml, the package rules xl/xl/worksheets/…
+    "target-with-xl": lambda p: _retarget(p, "worksheets/sheet2.xml", "xl/worksheets/sheet2.xml"),
+    "target-up-a-folder": lambda p: _retarget(p, "worksheets/sheet2", "../xl/worksheets/sheet2"),
+    "external-target": lambda p: _retarget(
+        p, 'Target="worksheets/sheet2.xml"', 'Target="worksheets/sheet2.xml" TargetMode="External"'
+    ),
+    "two-ids": lambda p: _rename(p, 'r:id="rId1"', 'r:id="rId1" x:id="rId2"'),
+    "single-quotes": lambda p: _rename(p, 'r:id="rId1"', "r:id='rId1'"),
+    "entity-in-name": lambda p: _rename(p, "Báo cáo", "Báo cáo &amp; số liệu"),
+    "names-differ-by-case": lambda p: _rename(p, "Báo cáo", "HƯỚNG DẪN"),
+    "sheet-in-a-comment": lambda p: _rename(
+        p, "</sheets>", '</sheets><!-- <sheet name="Hướng dẫn" sheetId="3" r:id="rId1"/> -->'
+    ),
+    # openpyxl follows the package to xl/book.xml, python-calamine opens xl/workbook.xml
+    "second-workbook-part": lambda p: p.update(
+        {
+            "_rels/.rels": p["_rels/.rels"].replace("xl/workbook.xml", "xl/book.xml"),
+            "xl/book.xml": p["xl/workbook.xml"],
+        }
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(UNUSUAL))
+def test_unusual_packages_are_measured_whole(tmp_path, change):
+    # where readers could map a sheet name to another part, every sheet is measured
+    parts = two_sheets()
+    UNUSUAL[change](parts)
+    result = check(write_zip(tmp_path / "x.xlsx", parts), sheets=report_only)
+    assert [f.code for f in result.findings] == ["sheet_too_large"]
+    assert result.readable is None
+
+
+def test_sheets_argument_is_ignored_for_xls_and_ods():
+    # their readers parse every sheet on opening: every sheet is measured
+    for name in ("hai-trang.xls", "hai-trang.ods"):
+        result = check(DATA / name, sheets=lambda s: False)
+        assert (len(result.sheet_extents), result.readable) == (2, None)
+
+
+# --- what the pre-check hands on, and what it keeps between files --------------------------
+
+
+def test_parts_handed_on_are_the_stored_bytes(files):
+    data = hostile.report_bytes(hostile.UNITS["valid_a"])
+    result = precheck(data, "x.xlsx", sheets=lambda s: True)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for name in zf.namelist():
+            assert result.workbook.part(name) == zf.read(name), name
+    assert result.workbook.part("xl/none.xml") == b""
+
+
+def test_a_damaged_part_handed_on_fails_its_crc(tmp_path):
+    parts = xlsx_parts({"S": sheet_xml([("A1", "x" * 200)])})
+    data = bytearray(write_zip(tmp_path / "x.xlsx", parts).read_bytes())
+    # the central directory's CRC of the sheet, 16 bytes into its entry
+    entry = data.rindex(b"PK\x01\x02", 0, data.rindex(b"xl/worksheets/sheet1.xml"))
+    data[entry + 16] ^= 0xFF
+    result = precheck(bytes(data), "x.xlsx", sheets=lambda s: True)
+    with pytest.raises(zipfile.BadZipFile, match="CRC"):
+        result.workbook.part("xl/worksheets/sheet1.xml")
+    assert result.workbook.part("xl/workbook.xml").startswith(b"<?xml")
+
+
+@pytest.mark.parametrize("padding", [990, 1000, 1005, 1010, 1020])
+def test_a_root_element_cut_by_the_first_bytes_read_is_still_found(tmp_path, padding):
+    # a part nobody names, rooted in <worksheet> just where the first bytes read end
+    xml = sheet_xml([("A1", 1), ("B200000", 1)]).replace(
+        "?>\n<worksheet", "?>" + " " * padding + "<worksheet"
+    )
+    parts = xlsx_parts({"S": sheet_xml([("A1", 1)])})
+    parts["xl/data/a.xml"] = xml
+    result = check(write_zip(tmp_path / "x.xlsx", parts), sheets=lambda s: True)
+    assert short(result.findings) == [("sheet_too_large", "xl/data/a.xml", "B200000", None)]
+
+
+def test_doctype_behind_a_short_comment_is_refused(tmp_path):
+    xml = '<?xml version="1.0"?><!--' + "x" * 3000 + '--><!DOCTYPE a [<!ENTITY b "c">]><a/>'
+    parts = xlsx_parts({"S": sheet_xml([("A1", 1)])})
+    parts["xl/theme/theme1.xml"] = xml
+    result = check(write_zip(tmp_path / "x.xlsx", parts), sheets=lambda s: True)
+    assert short(result.findings) == [("file_dangerous_xml", None, None, "xl/theme/theme1.xml")]
+    assert "khai báo DOCTYPE" in result.findings[0].message
+
+
+def test_what_is_kept_between_files_is_kept_by_content(tmp_path):
+    # a batch repeats parts byte for byte; a part one byte apart is checked again
+    clean = xlsx_parts({"S": sheet_xml([("A1", 1)])})
+    clean["xl/styles.xml"] = '<?xml version="1.0"?>            <styleSheet/>'
+    dangerous = dict(clean)
+    dangerous["xl/styles.xml"] = '<?xml version="1.0"?><!DOCTYPE a><styleSheet/>'  # same size
+    ok, bad = write_zip(tmp_path / "ok.xlsx", clean), write_zip(tmp_path / "bad.xlsx", dangerous)
+    for _ in range(2):
+        assert check(ok, sheets=lambda s: True).ok
+        assert [f.code for f in check(bad, sheets=lambda s: True).findings] == [
+            "file_dangerous_xml"
+        ]
+
+
+def test_the_quick_directory_reading_agrees_with_zipfile(files):
+    # plain archives are read without zipfile; whatever is read must be what zipfile reads
+    from workbooks.precheck import _plain_directory
+
+    attrs = ("filename", "orig_filename", "file_size", "compress_size", "compress_type")
+    attrs += ("flag_bits", "header_offset", "CRC")
+    datas = [p.read_bytes() for p in files.values() if p.read_bytes()[:2] == b"PK"]
+    valid = files["valid"].read_bytes()
+    datas += [
+        valid[:cut] + bytes([valid[cut] ^ 0x5A]) + valid[cut + 1 :]
+        for cut in range(len(valid) - 300, len(valid))
+    ]
+    read = 0
+    for data in datas:
+        quick = _plain_directory(data)
+        if quick is None:
+            continue
+        read += 1
+        slow = zipfile.ZipFile(io.BytesIO(data)).infolist()  # must not raise either
+        assert [[getattr(i, a) for a in attrs] for i in quick] == [
+            [getattr(i, a) for a in attrs] for i in slow
+        ]
+        assert [i.is_dir() for i in quick] == [i.is_dir() for i in slow]
+    assert read > 100

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import unicodedata
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -502,3 +504,65 @@ def test_hostile_files_come_back_as_findings(hostile_files, kind, plan, roster, 
     findings = result.findings + [f for s in result.sheets for f in s.findings]
     out = write_feedback(path, findings, tmp_path / "phan-hoi.xlsx")
     assert openpyxl.load_workbook(out).sheetnames[0] == "Kết quả kiểm tra"
+
+
+# --- sheets the reader skips are not measured, and never opened -------------------------
+
+
+def with_far_cell(src: Path, dst: Path, sheet: str) -> Path:
+    """The workbook with a cell at XFD1048576 added to ``sheet`` (no reader survives it)."""
+    with zipfile.ZipFile(src) as zf:
+        book = zf.read("xl/workbook.xml").decode()
+        rid = re.search(f'<sheet name="{sheet}"[^>]* r:id="([^"]+)"', book).group(1)
+        targets = {}
+        for tag in re.findall(
+            r"<Relationship ([^>]*)>", zf.read("xl/_rels/workbook.xml.rels").decode()
+        ):
+            attrs = dict(re.findall(r'(\w+)="([^"]*)"', tag))
+            targets[attrs["Id"]] = attrs["Target"]
+        target = targets[rid]
+        part = target[1:] if target.startswith("/") else f"xl/{target}"
+        with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in zf.infolist():
+                data = zf.read(info)
+                if info.filename == part:
+                    far = b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+                    data = data.replace(b"</sheetData>", far, 1)
+                    assert far in data
+                out.writestr(info, data)
+    return dst
+
+
+def read_in_a_child(path: str, with_plan: bool):
+    """What a worker does; in a child, so that a reader touching the far cell only kills it."""
+    plan = load("thanh-hoa-2024") if with_plan else None
+    roster = load_roster("thanh-hoa") if with_plan else None
+    result = read_workbook(Path(path), name="x.xlsx", plan=plan, roster=roster)
+    values = [s.values for s in result.sheets]
+    return flatten(result.findings), result.ignored_sheets, values
+
+
+def test_a_far_cell_in_the_instructions_sheet_does_not_stop_the_report(filled, plan, tmp_path):
+    from workbooks.isolate import run_isolated
+
+    path = with_far_cell(filled, tmp_path / "x.xlsx", "Hướng dẫn")
+    run = run_isolated(read_in_a_child, str(path), True)
+    assert run.findings == []
+    findings, ignored, values = run.value
+    assert (findings, values) == ([], [expected_values(plan)])
+    assert ignored == [
+        ("Hướng dẫn", "trang hướng dẫn"),
+        ("_thidua", "trang dữ liệu ẩn của mẫu báo cáo"),
+    ]
+
+
+def test_the_hidden_sheet_is_measured_only_when_it_is_read(filled, plan, tmp_path):
+    from workbooks.isolate import run_isolated
+
+    path = with_far_cell(filled, tmp_path / "x.xlsx", "_thidua")
+    with_plan = run_isolated(read_in_a_child, str(path), True)
+    assert with_plan.value[0] == [] and with_plan.value[2] == [expected_values(plan)]
+    # without a plan the embedded one is read from _thidua: measured, and refused
+    without = run_isolated(read_in_a_child, str(path), False)
+    assert without.findings == []
+    assert without.value == ([("sheet_too_large", "_thidua", "XFD1048576")], [], [])
