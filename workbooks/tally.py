@@ -119,7 +119,10 @@ SHEETS = (
 MAX_TABLE_ROWS = 1_048_000
 #: Communes shown in the overview chart when the tree has no district level.
 CHART_TOP_COMMUNES = 20
-HEADER_ROWS = 7  # the administrative header block, written by openpyxl
+HEADER_ROWS = 7  # the administrative header block
+#: Cells from which a workbook is compressed on a second thread, at zlib level 2 (below:
+#: in line, level 6; the thread and the level only pay on big workbooks).
+THREADED_CELLS = 200_000
 _FORMULA_START = ("=", "+", "-", "@")
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 
@@ -877,7 +880,7 @@ class _Book:
 
             # level 1-2 cost the same here and 2 is ~13 % smaller; on a national tally
             # (180 MB of XML) compression runs beside the row generation (_Zip's thread)
-            big = cells > 200_000
+            big = cells > THREADED_CELLS
             with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=2 if big else 6
                                  ) as z, _Zip(z, threaded=big) as out:  # fmt: skip
                 zip64 = cells * 60 > 1_800_000_000

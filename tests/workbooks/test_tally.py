@@ -9,6 +9,7 @@ computed in the test from ``VALUES``, not copied from the code under test.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 import shutil
@@ -791,3 +792,49 @@ def test_texts_keep_markup_characters_and_spaces(tmp_path):
     wb = openpyxl.load_workbook(write_tally(c, tmp_path / "ky-tu.xlsx"))
     (row,) = table_rows(wb["Kết quả kiểm tra"])
     assert odd in row["Nội dung"]
+
+
+def test_a_big_tally_compressed_on_a_second_thread_is_the_same_workbook(
+    written, tmp_path, monkeypatch
+):
+    c, _path, wb = written
+    monkeypatch.setattr(tally, "THREADED_CELLS", 0)  # this small tally counts as big
+    path = write_tally(c, tmp_path / "lon.xlsx")
+    with zipfile.ZipFile(path) as z:
+        levels = {i.compress_type for i in z.infolist()}
+    assert levels == {zipfile.ZIP_DEFLATED}
+    again = openpyxl.load_workbook(path)
+    assert again.sheetnames == wb.sheetnames
+    for ws in wb.worksheets:
+        for name in ws.tables:
+            assert table_rows(again[ws.title], name) == table_rows(ws, name), name
+    assert_well_formed(path, len(wb.sheetnames))
+
+
+class _FullDisk(io.RawIOBase):
+    """A file whose writes fail once ``room`` bytes are written, as on a full disk."""
+
+    def __init__(self, room: int):
+        self.room = room
+        self.at = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, data) -> int:
+        if self.at + len(data) > self.room:
+            raise OSError(28, "No space left on device")
+        self.at += len(data)
+        return len(data)
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["in-line", "thread"])
+def test_a_write_error_reaches_the_caller(threaded, monkeypatch):
+    # a full disk while compressing: the error surfaces, the writer does not hang
+    monkeypatch.setattr(tally, "THREADED_CELLS", 0 if threaded else 10**9)
+    monkeypatch.setattr(tally, "atomic_write", lambda path, write: write(_FullDisk(5_000)))
+    with pytest.raises(OSError, match="No space left"):
+        tally.write_tally(build(), "khong-dung.xlsx")
