@@ -263,15 +263,6 @@ class _Styles:
         return hit
 
 
-def _fmt(value: Any, style: str) -> tuple[str, Any]:
-    """A value with its own style, overriding the column's (rates vs counts in one column).
-
-    A plain tuple rather than an object: it hashes in C, so the cell caches of
-    :class:`_Column` serve it without running Python code.
-    """
-    return (style, value)
-
-
 # --- the streamed part ----------------------------------------------------------------
 
 
@@ -362,7 +353,8 @@ class _Column(dict):
             frag = f"{self.quoted if quote else self.text}{idx}{self.text_end}"
         else:
             cells, j = self.cells, self.j
-            # a tuple is _fmt(value, style)
+            # a (style, value) tuple: a value with its own style, overriding the column's
+            # (rates beside counts in one column); a tuple hashes in C, an object would not
             tail = cells.tail(j, v[1], v[0]) if type(v) is tuple else cells.tail(j, v, None)
             frag = (tail or cells.empties[j]) + cells.nexts[j]
         if len(self) < _KEEP and type(v) is not bool:  # True == 1: keep ints' entries
@@ -469,10 +461,8 @@ def _piece_xml(piece: _Piece, cells_of: Callable[[Sequence[str]], _Cells]) -> It
         return
     n = len(piece.styles)
     columns = cells.columns
-    attrs = ' outlineLevel="1"' if piece.outline else ""
-    fixed = f' ht="{piece.height}" customHeight="1"' if piece.height else ""
-    opening = ['<row r="', f'"{fixed}{attrs}><c r="A']
-    openings = {1: opening}
+    outline = piece.outline
+    head = cells.opening(1, outline)
     wrap = piece.wrap
     line_caches: list[dict[Any, int]] = [{} for _ in wrap]
     for values in piece.rows():
@@ -480,8 +470,7 @@ def _piece_xml(piece: _Piece, cells_of: Callable[[Sequence[str]], _Cells]) -> It
             raise AssertionError("a table produced more rows than announced")
         if len(values) != n:
             values = [*values[:n], *([None] * (n - len(values)))]
-        head = opening
-        if wrap:
+        if wrap:  # the row as high as its longest wrapped text
             lines = 1
             for (j, width), seen in zip(wrap, line_caches, strict=True):
                 v = values[j]
@@ -492,12 +481,7 @@ def _piece_xml(piece: _Piece, cells_of: Callable[[Sequence[str]], _Cells]) -> It
                         seen[v] = k
                 if k > lines:
                     lines = k
-            head = openings.get(lines)
-            if head is None:
-                head = openings[lines] = [
-                    '<row r="',
-                    f'" ht="{15 * lines + 2}" customHeight="1"{attrs}><c r="A',
-                ]
+            head = cells.opening(lines, outline)
         out.append(str(r).join(head + list(map(getitem, columns, values))))
         r += 1
         if len(out) >= 1000:
