@@ -6,6 +6,12 @@ when an allocation fails). :func:`run_isolated` runs one call in a child process
 a death or an exception into findings (``parse_timeout``, ``parse_crashed``) instead of
 raising, and never lose the batch: a dead worker is replaced and the other items go on.
 
+:func:`map_isolated` sends items to a worker in batches (one pipe round trip for many
+files) while keeping each item's own time budget and blame: a worker writes which item it
+is on, and since when, to a few bytes of memory shared with the parent. When a worker dies
+or overruns, the item it was on gets the finding; the rest of its batch is run again one
+item at a time, so that a second bad file costs only itself too.
+
 Children come from the ``forkserver`` context where it exists (POSIX): cheap to start, no
 inherited threads or locks, and the server preloads openpyxl and python-calamine once.
 Elsewhere (Windows) ``spawn`` is used. The memory budget is ``RLIMIT_AS`` set in the child on
@@ -33,12 +39,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import multiprocessing
 import os
+import pickle
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any
@@ -46,13 +55,21 @@ from typing import Any
 from logic.findings import Finding, finding
 from workbooks.settings import get_settings
 
-__all__ = ["IsolatedResult", "map_isolated", "run_isolated"]
+__all__ = ["IsolatedResult", "map_isolated", "run_isolated", "warm_up"]
 
 log = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
-# Modules the fork server imports once so that every child starts with them loaded.
-_PRELOAD = ["__main__", "workbooks.precheck", "openpyxl", "python_calamine"]
+# Modules the fork server imports once so that every child starts with them loaded (not
+# openpyxl: no reader runs it in a worker, and importing it doubled the server's start).
+_PRELOAD = ["__main__", "workbooks.precheck", "python_calamine"]
+# A worker whose resident memory grew this much since its first batch is replaced: a
+# reader that leaked or fragmented its heap on one file must not carry that to the next.
+_RECYCLE_GROWTH_MB = 200
+# Batches grow from one item towards ``batch_s`` of work, at most by this factor each time
+# (the first items of a worker are slow: it loads its context).
+_GROWTH = 4
+_MAX_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +77,8 @@ class IsolatedResult:
     """What one isolated call gave: ``value`` when it returned, else ``findings`` saying why.
 
     ``findings`` holds ``parse_timeout`` or ``parse_crashed`` (without a path); ``elapsed_s``
-    is wall time as seen by the parent.
+    is the call's wall time (measured by the worker when it returned, else from the call's
+    start until the parent saw the death or the overrun).
     """
 
     value: Any = None
@@ -86,7 +104,7 @@ def run_isolated(
     preloaded; the first call also starts the server, ~1–2 s); use :func:`map_isolated` for
     batches.
     """
-    runs = _run(func, [args], 1, timeout_s, memory_mb, max_tasks=1)
+    runs = _run(func, [args], 1, timeout_s, memory_mb, max_tasks=1, batch_s=0.0)
     try:
         return next(runs)[1]
     finally:
@@ -100,17 +118,23 @@ def map_isolated(
     workers: int | None = None,
     timeout_s: float | None = None,
     memory_mb: int | None = None,
-    max_tasks_per_worker: int = 200,
+    max_tasks_per_worker: int = 5000,
+    batch_s: float = 0.2,
 ) -> Iterator[tuple[int, IsolatedResult]]:
     """Call ``func(item)`` for every item on a pool of workers; yield ``(index, result)``.
 
-    Results come as they complete, not in order. Each call has its own time budget; the
-    memory budget holds for each worker. A worker that dies, overruns or fails a call is
-    replaced; the other items are unaffected. Workers are recycled after
-    ``max_tasks_per_worker`` calls so that memory a reader leaks does not pile up. ``items``
-    is consumed lazily (only as many at a time as there are workers). Closing the iterator
-    early stops the workers.
+    Results come as batches complete, not in order. Items go to a worker in batches of about
+    ``batch_s`` seconds of work (measured as the run goes; the first batches hold one item,
+    and batches shrink near the end of a sized ``items`` so that workers finish together), so
+    results arrive about every ``batch_s`` per worker. Each call has its own time budget;
+    the memory budget holds for each worker. A call that fails gives its own finding; a
+    worker that dies or overruns costs only the item it was on (the rest of its batch runs
+    again one item at a time) and is replaced. Workers are recycled after
+    ``max_tasks_per_worker`` calls, or sooner when their memory grew, so that memory a
+    reader leaks does not pile up. ``items`` is consumed lazily (a batch at a time per
+    worker). Closing the iterator early stops the workers.
     """
+    total = len(items) if isinstance(items, Sized) else None
     return _run(
         func,
         ((item,) for item in items),
@@ -118,7 +142,24 @@ def map_isolated(
         timeout_s,
         memory_mb,
         max_tasks=max_tasks_per_worker,
+        batch_s=batch_s,
+        total=total,
     )
+
+
+def warm_up(func: Callable[..., Any]) -> None:
+    """Start what workers for ``func`` come from, in the background, and return at once.
+
+    The fork server imports the readers once (0.5–1 s) before the first worker can start;
+    calling this as soon as reading is known to be needed overlaps that with the caller's
+    own work. Does nothing where there is no fork server, or when it already runs.
+    """
+    ctx = _context(func)
+    if ctx.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        with contextlib.suppress(Exception):  # the first map_isolated then starts it
+            forkserver.ensure_running()
 
 
 # --------------------------------------------------------------------------------------
@@ -140,6 +181,37 @@ def _context(func: Callable[..., Any]) -> multiprocessing.context.BaseContext:
     return ctx
 
 
+Item = tuple[int, tuple]  # (index in the caller's items, call arguments)
+
+
+class _Sizer:
+    """Batch size from the measured time per call: about ``batch_s`` of work per batch."""
+
+    def __init__(self, batch_s: float, workers: int, total: int | None):
+        self.batch_s = batch_s
+        self.workers = workers
+        self.total = total
+        self.per_call: float | None = None
+        self.size = 1
+
+    def learn(self, elapsed: list[float]) -> None:
+        if not elapsed:
+            return
+        mean = sum(elapsed) / len(elapsed)
+        self.per_call = mean if self.per_call is None else 0.5 * self.per_call + 0.5 * mean
+        wanted = self.batch_s / max(self.per_call, 1e-6)
+        self.size = int(max(1, min(wanted, self.size * _GROWTH, _MAX_BATCH)))
+
+    def next(self, taken: int) -> int:
+        size = self.size
+        if self.total is not None:
+            # Guided: never more than a share of what is left, so the last batches are small
+            # and no worker idles while another finishes a long one.
+            left = self.total - taken
+            size = min(size, max(1, math.ceil(left / (2 * self.workers))))
+        return size
+
+
 def _run(
     func: Callable[..., Any],
     arg_tuples: Iterable[tuple],
@@ -148,77 +220,125 @@ def _run(
     memory_mb: int | None,
     *,
     max_tasks: int,
+    batch_s: float,
+    total: int | None = None,
 ) -> Iterator[tuple[int, IsolatedResult]]:
     settings = get_settings()
     timeout = float(timeout_s if timeout_s is not None else settings.parse_timeout_s)
     memory = int(memory_mb if memory_mb is not None else settings.parse_memory_mb)
     ctx = _context(func)
-    pending = enumerate(arg_tuples)
+    feed = _Feed(arg_tuples, _Sizer(batch_s, workers, total))
     idle: list[_Worker] = []
-    busy: dict[_Worker, tuple[int, float]] = {}
-    exhausted = False
-    try:
-        while True:
-            while not exhausted and len(busy) < workers:
-                nxt = next(pending, None)
-                if nxt is None:
-                    exhausted = True
-                    break
-                worker = idle.pop() if idle else _Worker(ctx, memory)
-                worker.submit(func, nxt[1])
-                busy[worker] = (nxt[0], time.perf_counter())
-            if not busy:
+    busy: list[_Worker] = []
+
+    def dispatch() -> None:
+        while len(busy) < workers:
+            worker = idle.pop() if idle else None
+            batch = feed.take(max_tasks - (worker.tasks if worker else 0))
+            if not batch:
+                if worker is not None:
+                    idle.append(worker)
                 return
-            first_deadline = min(start for _i, start in busy.values()) + timeout
+            worker = worker or _Worker(ctx, memory)
+            worker.submit(func, batch)
+            busy.append(worker)
+
+    try:
+        dispatch()
+        while busy:
+            now = time.monotonic()
+            first_deadline = min(w.started() for w in busy) + timeout
             waitables = [w.conn for w in busy] + [w.process.sentinel for w in busy]
-            ready = set(wait(waitables, max(0.0, first_deadline - time.perf_counter())))
+            ready = set(wait(waitables, max(0.0, first_deadline - now)))
             done: list[tuple[int, IsolatedResult]] = []
-            now = time.perf_counter()
+            now = time.monotonic()
             for worker in list(busy):
-                index, start = busy[worker]
-                if worker.conn in ready or worker.process.sentinel in ready:
-                    result = worker.collect(now - start, memory)
-                elif now - start >= timeout and not worker.conn.poll():
-                    worker.kill()
-                    result = IsolatedResult(
-                        findings=[finding("parse_timeout", limit=timeout)], elapsed_s=now - start
-                    )
+                gone = worker.process.sentinel in ready
+                if gone or worker.conn in ready:
+                    retry, recycle = worker.collect(done, now, memory, feed.sizer, gone=gone)
+                elif now - worker.started() >= timeout and not worker.conn.poll():
+                    retry = worker.overrun(done, now, timeout)
+                    recycle = True
                 else:
                     continue
-                del busy[worker]
-                if worker.alive and worker.tasks < max_tasks:
+                feed.alone.extend(retry)
+                busy.remove(worker)
+                if worker.alive and not recycle and worker.tasks < max_tasks:
                     idle.append(worker)
                 else:
                     worker.stop()
-                done.append((index, result))
-            # Yield only after every ready worker is collected: time the consumer spends on
-            # one result must not count against another worker's budget.
+            # New batches go out before the results: a worker must not wait while the
+            # consumer handles them. And results are yielded only after every ready worker
+            # is collected: time the consumer spends must not count against a budget.
+            dispatch()
             yield from done
     finally:
         for worker in [*idle, *busy]:
             worker.stop()
 
 
+class _Feed:
+    """The items still to run, a batch at a time: first those to run alone, then the rest."""
+
+    def __init__(self, arg_tuples: Iterable[tuple], sizer: _Sizer):
+        self.pending = enumerate(arg_tuples)
+        self.sizer = sizer
+        # Items of a batch that lost its worker: each goes alone, so that a second bad file
+        # in the batch costs only itself too.
+        self.alone: deque[Item] = deque()
+        self.taken = 0
+        self.exhausted = False
+
+    def take(self, room: int) -> list[Item]:
+        if self.alone:
+            return [self.alone.popleft()]
+        if self.exhausted:
+            return []
+        size = min(self.sizer.next(self.taken), room)
+        batch: list[Item] = []
+        for item in self.pending:
+            batch.append(item)
+            if len(batch) >= size:
+                break
+        else:
+            self.exhausted = True
+        self.taken += len(batch)
+        return batch
+
+
 class _Worker:
-    """One child process serving calls over a pipe, one at a time."""
+    """One child process serving batches of calls over a pipe.
+
+    ``mark`` is shared with the child: (batch number, position in the batch, monotonic
+    time the call at that position started); the position equals the batch's length
+    while the results are being sent.
+    """
 
     def __init__(self, ctx: multiprocessing.context.BaseContext, memory_mb: int):
         self.conn, child = ctx.Pipe(duplex=True)
+        self.mark = ctx.RawArray("d", 3)
         fd, self.errpath = tempfile.mkstemp(prefix="thidua-worker-", suffix=".log")
         os.close(fd)
         self.process = ctx.Process(
-            target=_serve, args=(child, memory_mb, self.errpath), daemon=True
+            target=_serve, args=(child, self.mark, memory_mb, self.errpath), daemon=True
         )
         self.process.start()
         child.close()
         self.tasks = 0
         self.alive = True
         self.stopped = False
+        self.number = 0
+        self.batch: list[Item] = []
+        self.sent_at = 0.0
+        self.first_rss = 0
 
-    def submit(self, func: Callable[..., Any], args: tuple) -> None:
-        self.tasks += 1
+    def submit(self, func: Callable[..., Any], batch: list[Item]) -> None:
+        self.number += 1
+        self.tasks += len(batch)
+        self.batch = batch
+        self.sent_at = time.monotonic()
         try:
-            self.conn.send((func, args))
+            self.conn.send((self.number, func, [args for _i, args in batch]))
         except (BrokenPipeError, ConnectionResetError, EOFError):
             pass  # died before the call: collect() reports it
         except Exception as exc:  # an unpicklable function or argument: the caller's mistake
@@ -227,21 +347,87 @@ class _Worker:
                 f"isolated calls need picklable functions and arguments: {exc}"
             ) from exc
 
-    def collect(self, elapsed: float, memory_mb: int) -> IsolatedResult:
+    def _position(self) -> tuple[int | None, float]:
+        """Which call of the current batch runs, since when (None and the send time if none
+        has started yet; the batch's length while its results are sent)."""
+        number, position, start = self.mark[0], self.mark[1], self.mark[2]
+        if int(number) != self.number:
+            return None, self.sent_at
+        return int(position), start
+
+    def started(self) -> float:
+        """When the call now running started (its time budget runs from there)."""
+        return self._position()[1]
+
+    def _blame(self, position: int | None) -> tuple[list[Item], list[Item]]:
+        """(the item at fault, the others to run again one at a time).
+
+        A lone call is at fault whatever the child was doing (starting, sending); in a batch,
+        only the call the child was on, never one it had not started or had finished.
+        """
+        batch, self.batch = self.batch, []
+        if len(batch) == 1:
+            return batch, []
+        if position is None or position >= len(batch):
+            return [], batch
+        return batch[position : position + 1], batch[:position] + batch[position + 1 :]
+
+    def collect(
+        self,
+        done: list[tuple[int, IsolatedResult]],
+        now: float,
+        memory_mb: int,
+        sizer: _Sizer,
+        *,
+        gone: bool,
+    ) -> tuple[list[Item], bool]:
+        """Take the batch's results (or its worker's death); return (items to retry, recycle)."""
+        message = None
         try:
-            status, payload = self.conn.recv()
-        except (EOFError, OSError, ValueError):
-            return IsolatedResult(findings=[self._death(memory_mb)], elapsed_s=elapsed)
-        except Exception as exc:  # the result could not be unpickled here
-            status, payload = "error", f"{type(exc).__name__}: {exc}"
-        if status == "ok":
-            return IsolatedResult(value=payload, elapsed_s=elapsed)
-        if status == "memory":
-            self.alive = False  # the child exits after a MemoryError
-            why = f"hết bộ nhớ (giới hạn {memory_mb} MB)"
-        else:
-            why = str(payload)
-        return IsolatedResult(findings=[finding("parse_crashed", why=why)], elapsed_s=elapsed)
+            if self.conn.poll():
+                message = self.conn.recv()
+        except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+            message = None
+        if message is None:
+            return self._died(done, now, memory_mb), True
+        outcomes, rss = message
+        sizer.learn([elapsed for _status, _payload, elapsed in outcomes])
+        for (index, _args), (status, payload, elapsed) in zip(self.batch, outcomes, strict=False):
+            done.append((index, _result(status, payload, elapsed, memory_mb)))
+            if status == "memory":
+                self.alive = False  # the child exits after a MemoryError
+        rest = self.batch[len(outcomes) :]  # not run: the child stopped at a MemoryError
+        self.batch = []
+        if gone:
+            self.alive = False  # sent its results, then exited: never give it another batch
+        if rss and not self.first_rss:
+            self.first_rss = rss
+        grown = bool(rss and rss - self.first_rss > _RECYCLE_GROWTH_MB * _MB)
+        return rest, grown
+
+    def _died(
+        self, done: list[tuple[int, IsolatedResult]], now: float, memory_mb: int
+    ) -> list[Item]:
+        why = self._death(memory_mb)  # joins the child: its mark is final
+        position, start = self._position()
+        blamed, rest = self._blame(position)
+        for index, _args in blamed:
+            done.append((index, IsolatedResult(findings=[why], elapsed_s=now - start)))
+        return rest
+
+    def overrun(
+        self, done: list[tuple[int, IsolatedResult]], now: float, timeout: float
+    ) -> list[Item]:
+        """Kill the child: the call it was on overran; return the batch's other items."""
+        self.kill()
+        position, start = self._position()
+        if now - start < timeout:
+            position = None  # it moved on just before the kill: no call overran
+        blamed, rest = self._blame(position)
+        for index, _args in blamed:
+            found = finding("parse_timeout", limit=timeout)
+            done.append((index, IsolatedResult(findings=[found], elapsed_s=now - start)))
+        return rest
 
     def _death(self, memory_mb: int) -> Finding:
         self.process.join(5)
@@ -290,6 +476,16 @@ class _Worker:
             os.unlink(self.errpath)
 
 
+def _result(status: str, payload: Any, elapsed: float, memory_mb: int) -> IsolatedResult:
+    if status == "ok":
+        try:
+            return IsolatedResult(value=pickle.loads(payload), elapsed_s=elapsed)
+        except Exception as exc:  # the result could not be unpickled here
+            status, payload = "error", f"{type(exc).__name__}: {exc}"
+    why = f"hết bộ nhớ (giới hạn {memory_mb} MB)" if status == "memory" else str(payload)
+    return IsolatedResult(findings=[finding("parse_crashed", why=why)], elapsed_s=elapsed)
+
+
 def _stderr_of(path: str, size: int = 8000) -> str:
     try:
         with open(path, "rb") as fh:
@@ -317,8 +513,22 @@ def _limit_memory(memory_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _serve(conn: Any, memory_mb: int, errpath: str) -> None:
-    """Child main loop: receive ``(func, args)``, send ``(status, payload)``; ``None`` stops."""
+def _rss() -> int:
+    """Resident memory in bytes (Linux); 0 where it cannot be read cheaply."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0
+
+
+def _serve(conn: Any, mark: Any, memory_mb: int, errpath: str) -> None:
+    """Child main loop: receive ``(number, func, [args, …])``, send the outcomes; ``None`` stops.
+
+    Each outcome is ``(status, payload, seconds)``, the value pickled on its own so that one
+    result that cannot travel fails alone. After a ``MemoryError`` the batch stops there and
+    the child exits (a fresh worker is cheaper than a fragmented heap).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     with contextlib.suppress(OSError):
         # A dying native reader writes its last words to stderr; keep them for the log.
@@ -333,16 +543,33 @@ def _serve(conn: Any, memory_mb: int, errpath: str) -> None:
             return  # the parent is gone
         if task is None:
             return
-        func, args = task
-        try:
-            out: tuple[str, Any] = ("ok", func(*args))
-        except MemoryError:
-            out = ("memory", None)
-        except BaseException as exc:  # whatever the reader raised is the result
-            out = ("error", f"{type(exc).__name__}: {exc}"[:500])
-        try:
-            conn.send(out)
-        except Exception as exc:  # an unpicklable result
-            conn.send(("error", f"kết quả không gửi được ({type(exc).__name__})"))
-        if out[0] == "memory":
-            return  # a fresh worker is cheaper than a fragmented heap
+        number, func, batch = task
+        outcomes: list[tuple[str, Any, float]] = []
+        for position, args in enumerate(batch):
+            start = time.monotonic()
+            # start first: the parent reads the position, then the time
+            mark[2], mark[1], mark[0] = start, position, number
+            status, payload = _call(func, args)
+            outcomes.append((status, payload, time.monotonic() - start))
+            if status == "memory":
+                break
+        mark[2], mark[1], mark[0] = time.monotonic(), len(batch), number
+        conn.send((outcomes, _rss()))
+        if outcomes and outcomes[-1][0] == "memory":
+            return
+
+
+def _call(func: Callable[..., Any], args: tuple) -> tuple[str, Any]:
+    """One call in the child: ``("ok", pickled value)``, ``("memory", None)`` or ``("error", why)``."""
+    try:
+        value = func(*args)
+    except MemoryError:
+        return "memory", None
+    except BaseException as exc:  # whatever the reader raised is the result
+        return "error", f"{type(exc).__name__}: {exc}"[:500]
+    try:
+        return "ok", pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except MemoryError:
+        return "memory", None
+    except Exception as exc:  # an unpicklable result
+        return "error", f"kết quả không gửi được ({type(exc).__name__})"

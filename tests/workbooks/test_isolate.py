@@ -163,7 +163,8 @@ def test_items_are_consumed_lazily_and_closing_stops_the_workers():
 
     batch = map_isolated(pid, items(), workers=2)
     first = next(batch)
-    assert len(taken) <= 3
+    # a batch at a time per worker: one item each at first, then at most four times more
+    assert len(taken) <= 10
     batch.close()
     deadline = time.monotonic() + 5
     while not gone(first[1].value) and time.monotonic() < deadline:
@@ -197,3 +198,82 @@ def test_a_thousand_items_all_come_back():
     list(map_isolated(square, range(10), workers=2))  # warm the fork server
     results = dict(map_isolated(square, range(1000), workers=2))
     assert [results[i].value for i in range(1000)] == [i * i for i in range(1000)]
+
+
+# --- batches of many items: one bad item costs only itself --------------------------------
+
+
+def tagged(item: tuple[str, object]):
+    """``mixed`` plus the worker's pid, to see which worker ran what."""
+    return mixed(item), os.getpid()
+
+
+_kept: list[bytes] = []
+
+
+def leak(megabytes: int) -> int:
+    """A reader that keeps memory it allocated (touched: resident, not just reserved)."""
+    _kept.append(b"x" * (megabytes * 1024 * 1024))
+    return os.getpid()
+
+
+def squares_with(bad: dict[int, tuple[str, object]], n: int = 100) -> list[tuple[str, object]]:
+    return [bad.get(i, ("square", i)) for i in range(n)]
+
+
+# One worker, batches that grow 1, 4, 16, then 40 (half of what is left): items 21 to 60
+# travel together.
+ONE_BATCH = {"workers": 1, "batch_s": 60.0}
+
+
+def test_a_death_inside_a_batch_costs_only_that_item():
+    items = squares_with({25: ("abort", None), 40: ("abort", None)})
+    results = dict(map_isolated(tagged, items, timeout_s=30.0, **ONE_BATCH))
+    assert sorted(results) == list(range(100))
+    failed = {i: flatten(r.findings) for i, r in results.items() if not r.ok}
+    assert failed == {25: [("parse_crashed", None, None)], 40: [("parse_crashed", None, None)]}
+    assert "SIGABRT" in results[25].findings[0].message
+    assert all(results[i].value[0] == i * i for i in results if i not in failed)
+    # the batch's items done before the death were lost with the worker and run again
+    first_pid = results[0].value[1]
+    assert {results[i].value[1] for i in range(21, 25)}.isdisjoint({first_pid})
+
+
+def test_an_overrun_inside_a_batch_costs_only_that_item():
+    items = squares_with({30: ("sleep", 60)})
+    start = time.perf_counter()
+    results = dict(map_isolated(tagged, items, timeout_s=1.0, **ONE_BATCH))
+    assert time.perf_counter() - start < 30
+    failed = {i: flatten(r.findings) for i, r in results.items() if not r.ok}
+    assert failed == {30: [("parse_timeout", None, None)]}
+    assert all(results[i].value[0] == i * i for i in results if i != 30)
+
+
+def test_an_exception_inside_a_batch_is_that_items_finding_and_the_worker_goes_on():
+    items = squares_with({30: ("fail", "hỏng")})
+    results = dict(map_isolated(tagged, items, **ONE_BATCH))
+    assert results[30].findings[0].message == "Trình đọc gặp lỗi khi đọc tệp: ValueError: hỏng."
+    pids = {r.value[1] for i, r in results.items() if i != 30}
+    assert len(pids) == 1, "an exception is the item's result, not a reason to replace the worker"
+
+
+def test_memory_exhausted_inside_a_batch_costs_only_that_item():
+    items = [("square", i) for i in range(60)]
+    items[30] = ("eat", 400)
+
+    results = dict(map_isolated(eat_or_square, items, memory_mb=200, **ONE_BATCH))
+    assert sorted(results) == list(range(60))
+    failed = {i: r.findings[0].message for i, r in results.items() if not r.ok}
+    assert list(failed) == [30] and "hết bộ nhớ (giới hạn 200 MB)" in failed[30]
+    assert all(results[i].value == i * i for i in results if i != 30)
+
+
+def eat_or_square(item: tuple[str, int]) -> int:
+    kind, arg = item
+    return eat_memory(arg) if kind == "eat" else square(arg)
+
+
+def test_a_worker_whose_memory_grew_is_replaced():
+    pids = [r.value for _i, r in sorted(map_isolated(leak, [1, 250, 1, 1, 1, 1], workers=1))]
+    assert pids[0] == pids[1], "the first two calls share a worker"
+    assert pids[-1] != pids[1], "the worker that kept 250 MB was not reused"
