@@ -1,27 +1,41 @@
-"""An embedded cache of read workbooks, keyed by file content.
+"""An embedded cache of read workbooks, keyed by file content, and of files' hashes by path.
 
 Re-running ``thidua consolidate`` after one more email arrives re-reads only the new file.
 The key is the file's SHA-256 plus a fingerprint of everything that can change what the
-reader returns (the plan, the roster, the reader's version and the limits), so a cached
-entry can never change a result: a different plan or a newer reader simply misses.
+reader returns (the plan, the roster, the reader's version, the fields of its results and
+the limits), so a cached entry can never change a result: a different plan or a newer
+reader simply misses.
+
+Hashing every file again on each run would cost more than the rest of a re-run, so the
+hashes are remembered too (:class:`FileHashes`): by absolute path, trusted only while the
+file's size, modification and change times and inode are those seen when it was hashed,
+and only when it had not been modified in the two seconds before it was seen (a change
+within the same tick of a coarse file-system clock, FAT's 2 s, would keep its time).
 
 Storage is one SQLite file (stdlib ``sqlite3``) in the user's cache folder
 (``THIDUA_CACHE_DIR``, else ``%LOCALAPPDATA%\\thidua`` on Windows, else
-``~/.cache/thidua``). Entries are pickles of the reader's own dataclasses: the cache is
-private to the user who wrote it.
+``~/.cache/thidua``). Entries are pickles of the reader's own dataclasses (:func:`encode`,
+done by the worker that read the file): the cache is private to the user who wrote it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import hashlib
 import json
 import os
 import pickle
 import sqlite3
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 READER_VERSION = "1"
+# A file modified this shortly before it was seen may change again within the same tick of
+# its file system's clock (FAT: 2 s) without its time changing: its hash is not kept.
+_RACY_NS = 2_000_000_000
+_CHUNK = 500  # SQLite's limit on bound parameters is 999 in old builds
 
 
 def default_dir() -> Path:
@@ -33,11 +47,33 @@ def default_dir() -> Path:
 
 
 def fingerprint(*parts: object) -> str:
-    """A short hash of the things a cached read depends on."""
+    """A short hash of the things a cached read depends on (and of the entries' shape)."""
     h = hashlib.sha256(READER_VERSION.encode())
+    h.update(_shape().encode())
     for p in parts:
         h.update(json.dumps(p, sort_keys=True, default=str, ensure_ascii=False).encode())
     return h.hexdigest()[:16]
+
+
+def _shape() -> str:
+    """The field names of the cached dataclasses: an entry of an older shape must miss."""
+    from logic.findings import Finding
+
+    from .reader import SheetReport, WorkbookRead
+
+    return ";".join(
+        f"{cls.__name__}:{','.join(f.name for f in dataclasses.fields(cls))}"
+        for cls in (WorkbookRead, SheetReport, Finding)
+    )
+
+
+def encode(entry: object) -> bytes:
+    """An entry as stored (a pickle, protocol 5)."""
+    return pickle.dumps(entry, protocol=5)
+
+
+def decode(blob: bytes) -> object:
+    return pickle.loads(blob)
 
 
 class Cache:
@@ -53,26 +89,122 @@ class Cache:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS reads (sha TEXT, fp TEXT, blob BLOB, PRIMARY KEY (sha, fp))"
         )
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER,"
+            " mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, sha TEXT, seen_ns INTEGER)"
+        )
         return cls(conn)
 
     def get_many(self, shas: list[str], fp: str) -> dict[str, object]:
+        """The cached entries among ``shas`` (a damaged entry is a miss)."""
         out: dict[str, object] = {}
-        for i in range(0, len(shas), 500):
-            chunk = shas[i : i + 500]
-            q = f"SELECT sha, blob FROM reads WHERE fp = ? AND sha IN ({','.join('?' * len(chunk))})"
-            for sha, blob in self.conn.execute(q, [fp, *chunk]):
-                try:
-                    out[sha] = pickle.loads(blob)
-                except Exception:  # a stale or damaged entry is simply a miss
-                    continue
+        # Unpickling creates many small objects and no cycles: the cyclic collector would
+        # only rescan the growing heap again and again (a quarter of the time at 10,000).
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for i in range(0, len(shas), _CHUNK):
+                chunk = shas[i : i + _CHUNK]
+                q = f"SELECT sha, blob FROM reads WHERE fp = ? AND sha IN ({','.join('?' * len(chunk))})"
+                for sha, blob in self.conn.execute(q, [fp, *chunk]):
+                    try:
+                        out[sha] = decode(blob)
+                    except Exception:  # a stale or damaged entry is simply a miss
+                        continue
+        finally:
+            if enabled:
+                gc.enable()
         return out
 
-    def put_many(self, items: list[tuple[str, object]], fp: str) -> None:
+    def shas(self, fp: str) -> frozenset[str]:
+        """Every content hash with an entry under ``fp``."""
+        return frozenset(
+            sha for (sha,) in self.conn.execute("SELECT sha FROM reads WHERE fp = ?", [fp])
+        )
+
+    def put_many(self, items: list[tuple[str, bytes]], fp: str) -> None:
+        """Store ``(sha, blob)`` pairs, the blobs made by :func:`encode`."""
         with self.conn:
             self.conn.executemany(
                 "INSERT OR REPLACE INTO reads VALUES (?, ?, ?)",
-                [(sha, fp, pickle.dumps(obj, protocol=5)) for sha, obj in items],
+                [(sha, fp, blob) for sha, blob in items],
             )
+
+    def file_hashes(self, inputs: Iterable[str | os.PathLike]) -> FileHashes:
+        """The remembered hashes of files under ``inputs`` (paths of files or folders)."""
+        roots = [os.path.abspath(os.fspath(p)) for p in inputs]
+        rows: dict[str, tuple] = {}
+        if roots:
+            # Every path under any input starts with the inputs' common folder (that of the
+            # smallest and the largest path is every one's): one range on the key.
+            try:
+                prefix = os.path.commonpath([min(roots), max(roots)])
+            except ValueError:  # different drives
+                prefix = ""
+            q = "SELECT * FROM files WHERE path >= ? AND path < ?"
+            try:
+                found = self.conn.execute(q, [prefix, prefix + "\U0010ffff"]).fetchall()
+            except UnicodeEncodeError:  # a name undecodable on this system: none kept
+                found = []
+            for row in found:
+                rows[row[0]] = row[1:]
+        return FileHashes(self, rows)
 
     def close(self) -> None:
         self.conn.close()
+
+
+class FileHashes:
+    """SHA-256 of files by absolute path, valid while the file's stat says it is unchanged.
+
+    ``lookup`` at collection time; ``remember`` each hash computed this run together with
+    the stat taken before its bytes were read, then ``save`` once.
+    """
+
+    def __init__(self, cache: Cache, rows: dict[str, tuple]):
+        self.cache = cache
+        self.rows = rows
+        self.new: list[tuple] = []
+
+    def lookup(self, path: str, st: os.stat_result) -> str | None:
+        row = self.rows.get(os.path.abspath(path))
+        if row is None:
+            return None
+        size, mtime_ns, ctime_ns, ino, sha, seen_ns = row
+        same = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) == (
+            size,
+            mtime_ns,
+            ctime_ns,
+            ino,
+        )
+        return sha if same and mtime_ns + _RACY_NS <= seen_ns else None
+
+    def remember(self, path: str, st: os.stat_result, sha: str, seen_ns: int) -> None:
+        """``seen_ns``: wall-clock time (``time.time_ns()``) before ``st`` was taken."""
+        if st.st_mtime_ns + _RACY_NS > seen_ns:
+            return  # modified just before it was seen: could change again unnoticed
+        key = os.path.abspath(path)
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes in the name: SQLite cannot hold it
+            return
+        self.new.append(
+            (
+                key,
+                st.st_size,
+                st.st_mtime_ns,
+                st.st_ctime_ns,
+                st.st_ino,
+                sha,
+                seen_ns,
+            )
+        )
+
+    def save(self) -> None:
+        if not self.new:
+            return
+        with self.cache.conn:
+            self.cache.conn.executemany(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", self.new
+            )
+        self.new.clear()

@@ -216,13 +216,15 @@ def consolidate(
     passwords: dict[str, str] | None = None,
     progress: Progress | None = None,
 ) -> Consolidation:
-    """Read every input and judge the plan's targets; never raises on bad inputs."""
+    """Read every input and judge the plan's targets; never raises on bad inputs.
+
+    With the cache (``use_cache``), a re-run reads only workbooks whose content it has not
+    read before, and hashes only files whose size or times changed since the last run.
+    """
     t0 = time.perf_counter()
-    intake = collect(inputs)
     out = Consolidation(plan, roster)
-    _skipped(out, intake)
-    reads, out.fresh_reads = _read_sources(
-        intake.sources,
+    intake, reads, out.fresh_reads = _read_inputs(
+        inputs,
         plan,
         roster,
         use_cache=use_cache,
@@ -231,6 +233,7 @@ def consolidate(
         passwords=passwords or {},
         progress=progress,
     )
+    _skipped(out, intake)
     candidates: list[Accepted] = []
     for source, read in zip(intake.sources, reads, strict=True):
         candidates.extend(_states_of(out, source, read))
@@ -269,8 +272,8 @@ def _skipped_member(s) -> str | None:
     return s.member
 
 
-def _read_sources(
-    sources: list[Source],
+def _read_inputs(
+    inputs: Iterable[str | os.PathLike],
     plan: Plan,
     roster: Roster,
     *,
@@ -279,13 +282,27 @@ def _read_sources(
     workers: int | None,
     passwords: dict[str, str],
     progress: Progress | None,
-) -> list[WorkbookRead]:
+) -> tuple[Intake, list[WorkbookRead], int]:
+    """Collect, then read each source (``None`` never: a failed read is findings).
+
+    Plain files are hashed by the workers that read them (or known from the last run by
+    their stat), not here; copies of one content are then set aside, after reading.
+    """
     from .parallel import read_many
 
+    if isinstance(inputs, str | bytes | os.PathLike):
+        inputs = [inputs]
+    inputs = list(inputs)
     store = cache_mod.Cache.open(cache_dir) if use_cache else None
     try:
-        return read_many(
-            sources,
+        seen_ns = time.time_ns()
+        hashes = store.file_hashes(inputs) if store is not None else None
+        intake = collect(
+            inputs, known_hash=hashes.lookup if hashes is not None else None, hash_files=False
+        )
+        unhashed = [s for s in intake.sources if s.sha256 is None and s.stat is not None]
+        reads, fresh = read_many(
+            intake.sources,
             plan,
             roster,
             store=store,
@@ -293,9 +310,19 @@ def _read_sources(
             passwords=passwords,
             progress=progress,
         )
+        if hashes is not None:
+            for s in unhashed:
+                if s.sha256 is not None and s.stat is not None:
+                    hashes.remember(s.path, s.stat, s.sha256, seen_ns)
+            hashes.save()
     finally:
         if store is not None:
             store.close()
+    removed = intake.remove_duplicates()
+    if removed:
+        gone = set(removed)
+        reads = [r for i, r in enumerate(reads) if i not in gone]
+    return intake, reads, fresh
 
 
 def _states_of(out: Consolidation, source: Source, read: WorkbookRead) -> list[Accepted]:
@@ -429,24 +456,25 @@ def _diff(old: Accepted, new: Accepted) -> list[Change]:
 
 def _check_senders_and_names(out: Consolidation, roster: Roster) -> None:
     """A file named after one commune but claiming another; a sender the roster doesn't know."""
-    trees: dict[str, tuple[Tree, dict[str, str]]] = {}
+    trees: dict[str, Tree] = {}
+    names_of: dict[int, dict[str, str]] = {}  # by tree: phases often share one
+    own_keys: dict[str, str] = {}
     for a in out.accepted:
         phase = a.sheet.phase or ""
-        if phase not in trees:
-            tree = roster.tree(out.plan.phase(phase).end)
-            names: dict[str, str] = {}
-            for code, u in tree.units.items():
-                key = _name_key(u.name)
-                if u.level == "commune" and len(key) >= 4:
-                    names.setdefault(key, code)
-            trees[phase] = (tree, names)
-        tree, names = trees[phase]
+        tree = trees.get(phase)
+        if tree is None:
+            tree = trees[phase] = roster.tree(out.plan.phase(phase).end)
         unit = tree.units.get(a.sheet.unit or "") or roster.find(a.sheet.unit or "")
         if unit is None:
             continue
-        label = fold(Path(a.source.member or a.source.path).stem).replace(" ", "")
-        own = _name_key(unit.name)
+        label = fold(_stem(a.source.member or a.source.path)).replace(" ", "")
+        own = own_keys.get(unit.name)
+        if own is None:
+            own = own_keys[unit.name] = _name_key(unit.name)
         if own and own not in label:
+            names = names_of.get(id(tree))
+            if names is None:  # folding every commune's name: only when a file needs it
+                names = names_of[id(tree)] = _commune_names(tree)
             other = next((code for key, code in names.items() if key in label and key != own), None)
             if other is not None:
                 out.findings.append(
@@ -475,6 +503,22 @@ def _check_senders_and_names(out: Consolidation, roster: Roster) -> None:
                     member=a.record.member,
                 )
             )
+
+
+def _commune_names(tree: Tree) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for code, u in tree.units.items():
+        key = _name_key(u.name)
+        if u.level == "commune" and len(key) >= 4:
+            names.setdefault(key, code)
+    return names
+
+
+def _stem(path: str) -> str:
+    """``Path(path).stem``, without building a Path (once per report)."""
+    name = os.path.basename(path)
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _name_key(name: str) -> str:

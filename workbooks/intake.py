@@ -15,6 +15,10 @@ What matters to callers:
 - A plain file's bytes are not kept: :meth:`Source.read_bytes` reads them on demand. Email
   attachments carry their bytes.
 - Identical workbooks (same SHA-256) are taken once; later copies are ignored.
+- Hashing every file costs more than the rest of a re-run: ``known_hash`` gives hashes
+  remembered from an earlier run (the file is then not even opened), and
+  ``hash_files=False`` leaves a plain workbook file's ``sha256`` to whoever reads its bytes
+  (the reader's worker), who then calls :meth:`Intake.remove_duplicates`.
 - Nothing here raises on bad user data: a broken message becomes a ``rejected`` record with
   an ``email_corrupt`` finding and whatever attachments could be decoded are kept.
 - Metadata of an attachment is that of the message delivered to us (the outer one for
@@ -108,11 +112,17 @@ _MAIL_HEADERS = {
 
 @dataclass
 class Source:
-    """One workbook candidate: a plain file (read on demand) or an email attachment."""
+    """One workbook candidate: a plain file (read on demand) or an email attachment.
+
+    ``sha256`` is None only when :func:`collect` was told not to hash (``hash_files=False``)
+    and did not know it: whoever reads the bytes fills it in. ``stat`` is the file's stat
+    when it was collected, kept for plain files whose content is a workbook, so that its
+    hash can be remembered for the next run.
+    """
 
     path: str
     member: str | None
-    sha256: str
+    sha256: str | None
     size: int
     sender: str | None = None
     subject: str | None = None
@@ -120,6 +130,8 @@ class Source:
     mtime: datetime | None = None
     data: bytes | None = field(default=None, repr=False)
     message: int | None = None  # position of the message in an .mbox (1-based)
+    stat: os.stat_result | None = field(default=None, repr=False, compare=False)
+    seq: int = field(default=0, repr=False, compare=False)  # order of collection
 
     def read_bytes(self) -> bytes:
         """The workbook's bytes: the attachment's, or the file's read now."""
@@ -148,6 +160,7 @@ class Skipped:
     subject: str | None = None
     received: datetime | None = None
     message: int | None = None  # position of the message in an .mbox (1-based)
+    seq: int = field(default=0, repr=False, compare=False)  # order of collection
 
     @property
     def label(self) -> str:
@@ -170,19 +183,72 @@ class Intake:
     sources: list[Source]
     skipped: list[Skipped]
 
+    def remove_duplicates(self) -> list[int]:
+        """Take later copies of the same content out of ``sources``; return their positions.
 
-def collect(inputs: Iterable[str | os.PathLike]) -> Intake:
+        For ``collect(…, hash_files=False)``, once every source's ``sha256`` is filled in
+        (a source still without one is kept). Each copy becomes an ``ignored``
+        :class:`Skipped` (“trùng với tệp đã nhận: …”) in its place in collection order, as
+        ``collect`` itself does when it hashes. Positions are those in ``sources`` before
+        the call, in increasing order.
+        """
+        first: dict[str, str] = {}
+        keep: list[Source] = []
+        removed: list[int] = []
+        copies: list[Skipped] = []
+        for i, src in enumerate(self.sources):
+            label = first.get(src.sha256) if src.sha256 is not None else None
+            if label is None:
+                if src.sha256 is not None:
+                    first[src.sha256] = src.label
+                keep.append(src)
+                continue
+            removed.append(i)
+            copies.append(_copy_of(src, label))
+        if copies:
+            self.sources = keep
+            self.skipped = sorted([*self.skipped, *copies], key=lambda k: k.seq)
+        return removed
+
+
+def collect(
+    inputs: Iterable[str | os.PathLike],
+    *,
+    known_hash: Callable[[str, os.stat_result], str | None] | None = None,
+    hash_files: bool = True,
+) -> Intake:
     """Collect workbook candidates from files, folders, ``.eml`` and ``.mbox`` inputs.
 
     Never raises on bad input: a missing path, an unreadable file or a broken message is a
     ``rejected`` :class:`Skipped`; the command decides the exit status.
+
+    ``known_hash(path, stat)``: the SHA-256 of a workbook file remembered from an earlier
+    run, or None when unknown or possibly changed; a file it knows is taken as a workbook
+    without being opened. ``hash_files=False``: do not hash workbook files (their
+    ``sha256`` stays None unless ``known_hash`` knows it) and do not look for copies; the
+    caller fills the hashes in and calls :meth:`Intake.remove_duplicates`.
     """
     if isinstance(inputs, str | bytes | os.PathLike):
         inputs = [inputs]
-    collector = _Collector()
+    collector = _Collector(known_hash=known_hash, hash_files=hash_files)
     for raw in inputs:
         collector.visit_input(os.fsdecode(os.fspath(raw)))
     return Intake(sources=collector.sources, skipped=collector.skipped)
+
+
+def _copy_of(src: Source, first: str) -> Skipped:
+    return Skipped(
+        path=src.path,
+        member=src.member,
+        sha256=src.sha256,
+        status="ignored",
+        reason=f"trùng với tệp đã nhận: {first}",
+        sender=src.sender,
+        subject=src.subject,
+        received=src.received,
+        message=src.message,
+        seq=src.seq,
+    )
 
 
 # --------------------------------------------------------------------------- kinds
@@ -237,6 +303,28 @@ def _sniff(head: bytes, opener: Callable[[], BinaryIO], name: str | None) -> _Ki
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _is_text(head):
         return _Kind("other", "CSV" if suffix == ".csv" else "văn bản")
     return _Kind("other", "không rõ định dạng")
+
+
+# A zip local file header (signature, 26 bytes of fields) naming a member under ``xl/``.
+_XL_MEMBER = re.compile(rb"PK\x03\x04.{26}xl/", re.DOTALL)
+_ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
+
+
+def _quick_workbook(head: bytes) -> _Kind | None:
+    """A workbook told by its first bytes alone, for a file meant as one; None: look closer.
+
+    Excel and LibreOffice write the ``xl/`` members, and ODF its stored ``mimetype``, near
+    the start: reading the zip's directory (what :func:`_sniff_zip` does) cost more than
+    the rest of collecting a file. For a file meant as a workbook the answer can only be
+    "a source" either way (a damaged zip is one too); the reader then judges it in full.
+    """
+    if not head.startswith(ZIP_MAGIC):
+        return None
+    if _XL_MEMBER.search(head):
+        return _Kind("workbook", "bảng tính Excel")
+    if head[30:38] == b"mimetype" and _ODS_MIMETYPE in head[:256]:
+        return _Kind("workbook", "bảng tính OpenDocument")
+    return None
 
 
 def _sniff_zip(opener: Callable[[], BinaryIO]) -> _Kind:
@@ -505,11 +593,19 @@ def _iter_mbox(f: BinaryIO) -> Iterator[tuple[bytes, int]]:
 
 
 class _Collector:
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        known_hash: Callable[[str, os.stat_result], str | None] | None = None,
+        hash_files: bool = True,
+    ) -> None:
         self.sources: list[Source] = []
         self.skipped: list[Skipped] = []
+        self.known_hash = known_hash
+        self.hash_files = hash_files
         self._first_by_hash: dict[str, str] = {}
         self._seen: set[object] = set()
+        self._seq = 0
 
     # ---- records
 
@@ -517,18 +613,21 @@ class _Collector:
         return len(self.sources) + len(self.skipped)
 
     def _add_source(self, src: Source) -> None:
-        first = self._first_by_hash.get(src.sha256)
-        if first is not None:
-            self._skip(
-                src.path,
-                src.member,
-                "ignored",
-                f"trùng với tệp đã nhận: {first}",
-                sha=src.sha256,
-                meta=_Meta(src.sender, src.subject, src.received, src.message),
-            )
-            return
-        self._first_by_hash[src.sha256] = src.label
+        if self.hash_files:  # else remove_duplicates() does it once every hash is known
+            first = self._first_by_hash.get(src.sha256)
+            if first is not None:
+                self._skip(
+                    src.path,
+                    src.member,
+                    "ignored",
+                    f"trùng với tệp đã nhận: {first}",
+                    sha=src.sha256,
+                    meta=_Meta(src.sender, src.subject, src.received, src.message),
+                )
+                return
+            self._first_by_hash[src.sha256] = src.label
+        self._seq += 1
+        src.seq = self._seq
         self.sources.append(src)
 
     def _skip(
@@ -543,8 +642,10 @@ class _Collector:
         meta: _Meta | None = None,
     ) -> None:
         meta = meta or _Meta()
+        self._seq += 1
         self.skipped.append(
             Skipped(
+                seq=self._seq,
                 path=path,
                 member=member,
                 sha256=sha,
@@ -640,14 +741,19 @@ class _Collector:
         if reason:
             self._skip(path, None, "ignored", reason)
             return
+        sha = self.known_hash(path, st) if self.known_hash is not None else None
+        if sha is not None:  # a workbook seen unchanged before: not even opened
+            self._add_file_source(path, st, sha, indexed=True)
+            return
         try:
             with open(path, "rb") as f:
                 head = f.read(HEAD_BYTES)
         except OSError as exc:
             self._unreadable(path, exc)
             return
-        kind = _sniff(head, functools.partial(open, path, "rb"), name)
         suffix = _suffix(name)
+        quick = _quick_workbook(head) if explicit or suffix in WORKBOOK_SUFFIXES else None
+        kind = quick or _sniff(head, functools.partial(open, path, "rb"), name)
         if kind.family != "workbook":
             if kind.family == "mbox" or (suffix == ".mbox" and kind.family != "email"):
                 self._visit_mbox_file(path, st)
@@ -660,24 +766,32 @@ class _Collector:
                 if data is not None:
                     self._visit_tnef(path, "", data, _Meta(), depth=0)
                 return
+        decision = _decide(kind, name, explicit)
         try:
-            sha = _hash_file(path)
+            sha = _hash_file(path) if self.hash_files or decision != "source" else None
         except OSError as exc:
             self._unreadable(path, exc)
             return
-        decision = _decide(kind, name, explicit)
         if decision == "source":
-            self._add_source(
-                Source(
-                    path=path,
-                    member=None,
-                    sha256=sha,
-                    size=st.st_size,
-                    mtime=datetime.fromtimestamp(st.st_mtime, tz=UTC),
-                )
-            )
+            self._add_file_source(path, st, sha, indexed=kind.family == "workbook")
         else:
             self._not_workbook(path, None, name, kind, decision, sha, _Meta())
+
+    def _add_file_source(
+        self, path: str, st: os.stat_result, sha: str | None, *, indexed: bool
+    ) -> None:
+        # ``stat`` only for content judged a workbook whatever its name: a file taken on
+        # the strength of a remembered hash is never sniffed again.
+        self._add_source(
+            Source(
+                path=path,
+                member=None,
+                sha256=sha,
+                size=st.st_size,
+                mtime=datetime.fromtimestamp(st.st_mtime, tz=UTC),
+                stat=st if indexed else None,
+            )
+        )
 
     def _not_workbook(
         self,

@@ -1,17 +1,24 @@
 """Read many workbooks in isolated worker processes, with the content-keyed cache.
 
-Workers get a small context (the plan as JSON and the roster's reference) and cache the
-loaded plan and roster themselves, so each item costs one pipe round trip. Plain files are
-read by the worker from their path; attachments travel as bytes. Encrypted files are
-decrypted in the worker when a password is known (``--password``/``--passwords``).
+Workers get a small context once, through a file (the plan, the roster, and which contents
+the cache already holds), so an item is a path and a few names; items travel in batches
+(:func:`workbooks.isolate.map_isolated`). Plain files are read by the worker from their
+path; attachments travel as bytes. Encrypted files are decrypted in the worker when a
+password is known (``--password``/``--passwords``).
+
+A worker hashes the bytes it reads, so the parent never reads a plain file: a source
+collected without its ``sha256`` gets it from the worker. When that hash is already in the
+cache, the worker stops there and the parent takes the cached read.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import pickle
 import tempfile
+import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,17 +28,21 @@ from logic.findings import finding
 from logic.plan import Plan
 from logic.roster import Roster
 
-from .cache import Cache, fingerprint
+from .cache import Cache, decode, encode, fingerprint
 from .intake import Source
-from .isolate import map_isolated
+from .isolate import map_isolated, warm_up
 from .precheck import decrypt, precheck
 from .reader import WorkbookRead, read_workbook
 from .settings import get_settings
 
+# Progress is shown at most this often: a batch's results arrive together.
+_PROGRESS_EVERY_S = 0.1
+
 
 @dataclass(frozen=True)
 class _Context:
-    """What every worker needs, sent once: a file holding the plan and the roster.
+    """What every worker needs, sent once: a file holding the plan, the roster and the
+    content hashes already cached.
 
     Items carry only this file's path; a worker loads it once and keeps it (pickling a
     national roster with every item cost more than reading the workbook)."""
@@ -48,73 +59,134 @@ def read_many(
     workers: int | None,
     passwords: dict[str, str],
     progress: Callable[[int, int], None] | None,
-) -> list[WorkbookRead]:
-    """One ``WorkbookRead`` per source, in order; a dead or overrunning read is a finding."""
+) -> tuple[list[WorkbookRead], int]:
+    """One ``WorkbookRead`` per source, in order, and how many were read afresh.
+
+    A dead or overrunning read is a finding. Every source has its ``sha256`` afterwards
+    (filled in from the worker, or hashed here when the worker died on the file).
+    """
     settings = get_settings()
     plan_json = json.dumps(plan.model_dump(mode="json"), ensure_ascii=False, sort_keys=True)
     ref = plan.roster if roster.name == plan.roster else None
     fp = fingerprint(plan_json, ref or roster.to_rows(), settings.model_dump(), sorted(passwords))
     results: list[WorkbookRead | None] = [None] * len(sources)
-    if store is not None:
-        cached = store.get_many([s.sha256 for s in sources], fp)
+    known = store.shas(fp) if store is not None else frozenset()
+    todo = [i for i, s in enumerate(sources) if s.sha256 is None or s.sha256 not in known]
+    if todo:
+        warm_up(_read_item)  # workers get ready while the cached reads are unpickled here
+    if store is not None and len(todo) < len(sources):
+        cached = store.get_many([s.sha256 for s in sources if s.sha256 in known], fp)
         for i, s in enumerate(sources):
-            results[i] = cached.get(s.sha256)
-    todo = [i for i, r in enumerate(results) if r is None]
-    done = len(sources) - len(todo)
-    if progress and sources:
-        progress(done, len(sources))
-    if not todo:
-        return results, 0  # type: ignore[return-value]
-    with tempfile.TemporaryDirectory(prefix="thidua-") as tmp:
-        ctx = _Context(str(Path(tmp) / "context.pickle"))
-        Path(ctx.path).write_bytes(pickle.dumps((plan, roster), protocol=5))
-        _read_todo(sources, todo, results, ctx, fp, store, workers, passwords, progress, done)
-    return results, len(todo)  # type: ignore[return-value]
+            if s.sha256 in known:
+                results[i] = cached.get(s.sha256)  # type: ignore[arg-type,assignment]
+        todo = [i for i, r in enumerate(results) if r is None]  # and damaged entries
+    fresh = 0
+    if todo:
+        with tempfile.TemporaryDirectory(prefix="thidua-") as tmp:
+            ctx = _Context(str(Path(tmp) / "context.pickle"))
+            Path(ctx.path).write_bytes(pickle.dumps((plan, roster, known), protocol=5))
+            run = _Run(sources, results, fp, store, progress, len(sources) - len(todo))
+            fresh = run.read(ctx, todo, workers, passwords)
+            # A hash the worker found cached: take the entry (a damaged one is read again).
+            if run.hashed_only and store is not None:
+                hits = store.get_many([sources[i].sha256 for i in run.hashed_only], fp)
+                again = []
+                for i in run.hashed_only:
+                    results[i] = hits.get(sources[i].sha256)  # type: ignore[arg-type]
+                    if results[i] is None:
+                        again.append(i)
+                if again:
+                    Path(ctx.path).write_bytes(pickle.dumps((plan, roster, frozenset())))
+                    fresh += run.read(ctx, again, workers, passwords)
+    elif progress and sources:
+        progress(len(sources), len(sources))
+    for s in sources:
+        if s.sha256 is None:  # the worker died on it before hashing: the record needs it
+            s.sha256 = _hash_of(s)
+    return results, fresh  # type: ignore[return-value]
 
 
-def _read_todo(sources, todo, results, ctx, fp, store, workers, passwords, progress, done):
-    settings = get_settings()
-    items = (
-        (
-            ctx,
-            sources[i].path if sources[i].data is None else None,
-            sources[i].data,
-            _name(sources[i]),
-            _password_for(sources[i], passwords),
-        )
-        for i in todo
-    )
-    fresh: list[tuple[str, WorkbookRead]] = []
-    for k, res in map_isolated(
-        _read_item,
-        items,
-        workers=workers,
-        timeout_s=settings.parse_timeout_s,
-        memory_mb=settings.parse_memory_mb,
-    ):
-        i = todo[k]
-        if res.ok:
-            results[i] = res.value
-            # A refusal for want of the right password is not cached: the key holds the
-            # passwords' names, not the passwords, so the right one given later would hit it.
-            if res.value.kind != "encrypted":
-                fresh.append((sources[i].sha256, res.value))
-        else:
-            results[i] = WorkbookRead(
-                kind="unknown",
-                sheets=[],
-                findings=list(res.findings),
-                ignored_sheets=[],
-                plan_id=None,
+def _hash_of(s: Source) -> str | None:
+    try:
+        return hashlib.sha256(s.read_bytes()).hexdigest()
+    except OSError:
+        return None  # unreadable: the read says so
+
+
+class _Run:
+    """Reading the sources that need it; results are stored as they arrive."""
+
+    def __init__(self, sources, results, fp, store, progress, done):
+        self.sources: list[Source] = sources
+        self.results: list[WorkbookRead | None] = results
+        self.fp = fp
+        self.store: Cache | None = store
+        self.progress = progress
+        self.done = done
+        self.hashed_only: list[int] = []
+
+    def read(self, ctx: _Context, todo: list[int], workers: int | None, passwords) -> int:
+        settings = get_settings()
+        sources = self.sources
+        items = [
+            (
+                ctx,
+                sources[i].path if sources[i].data is None else None,
+                sources[i].data,
+                _name(sources[i]),
+                _password_for(sources[i], passwords),
+                sources[i].sha256 is None,
             )
-        done += 1
-        if progress:
-            progress(done, len(sources))
-        if store is not None and len(fresh) >= 500:
-            store.put_many(fresh, fp)
-            fresh.clear()
-    if store is not None and fresh:
-        store.put_many(fresh, fp)
+            for i in todo
+        ]
+        fresh: list[tuple[str, bytes]] = []
+        count = 0
+        shown = time.monotonic()
+        if self.progress:
+            self.progress(self.done, len(sources))
+        for k, res in map_isolated(
+            _read_item,
+            items,
+            workers=workers,
+            timeout_s=settings.parse_timeout_s,
+            memory_mb=settings.parse_memory_mb,
+        ):
+            i = todo[k]
+            if res.ok:
+                sha, blob = res.value
+                if sha is not None:
+                    sources[i].sha256 = sha
+                if blob is None:
+                    self.hashed_only.append(i)
+                else:
+                    read = decode(blob)
+                    self.results[i] = read  # type: ignore[assignment]
+                    count += 1
+                    # A refusal for want of the right password is not cached: the key holds
+                    # the passwords' names, not the passwords, so the right one given later
+                    # would hit it.
+                    if read.kind != "encrypted" and sources[i].sha256:  # type: ignore[attr-defined]
+                        fresh.append((sources[i].sha256, blob))  # type: ignore[arg-type]
+            else:
+                count += 1
+                self.results[i] = WorkbookRead(
+                    kind="unknown",
+                    sheets=[],
+                    findings=list(res.findings),
+                    ignored_sheets=[],
+                    plan_id=None,
+                )
+            self.done += 1
+            now = time.monotonic()
+            if self.progress and (now - shown >= _PROGRESS_EVERY_S or self.done == len(sources)):
+                self.progress(self.done, len(sources))
+                shown = now
+            if self.store is not None and len(fresh) >= 500:
+                self.store.put_many(fresh, self.fp)
+                fresh.clear()
+        if self.store is not None and fresh:
+            self.store.put_many(fresh, self.fp)
+        return count
 
 
 def _name(s: Source) -> str:
@@ -138,25 +210,28 @@ def _nfc(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=2)
-def _context(path: str) -> tuple[Plan, Roster]:
+def _context(path: str) -> tuple[Plan, Roster, frozenset[str]]:
     return pickle.loads(Path(path).read_bytes())
 
 
-def _read_item(item) -> WorkbookRead:
-    """Worker side: bytes (or path) → pre-check → decrypt if possible → read."""
-    ctx, path, data, name, passwords = item
+def _read_item(item) -> tuple[str | None, bytes | None]:
+    """Worker side: bytes (or path) → hash → pre-check → decrypt if possible → read.
+
+    Returns ``(sha256, entry)``: the hash when asked for, and the read as a cache entry
+    (:func:`workbooks.cache.encode`), or None when the hash is one the cache already holds.
+    """
+    ctx, path, data, name, passwords, want_sha = item
+    plan, roster, known = _context(ctx.path)
     try:
         if data is None:
             with open(path, "rb") as fh:
                 data = fh.read(get_settings().max_file_bytes + 1)
     except OSError as e:
-        return WorkbookRead(
-            kind="unknown",
-            sheets=[],
-            ignored_sheets=[],
-            plan_id=None,
-            findings=[finding("file_unreadable", why=str(e))],
-        )
+        found = finding("file_unreadable", why=str(e))
+        return None, encode(_refused("unknown", found))
+    sha = hashlib.sha256(data).hexdigest() if want_sha else None
+    if sha is not None and sha in known:
+        return sha, None
     if passwords and precheck(data, name).kind == "encrypted":
         opened = None
         for pw in passwords:
@@ -165,12 +240,10 @@ def _read_item(item) -> WorkbookRead:
                 opened = dec.data
                 break
         if opened is None:
-            return WorkbookRead(
-                kind="encrypted",
-                sheets=[],
-                ignored_sheets=[],
-                plan_id=None,
-                findings=[finding("file_bad_password")],
-            )
+            return sha, encode(_refused("encrypted", finding("file_bad_password")))
         data = opened
-    return read_workbook(data, name=name, plan=_context(ctx.path)[0], roster=_context(ctx.path)[1])
+    return sha, encode(read_workbook(data, name=name, plan=plan, roster=roster))
+
+
+def _refused(kind: str, found) -> WorkbookRead:
+    return WorkbookRead(kind=kind, sheets=[], ignored_sheets=[], plan_id=None, findings=[found])
