@@ -29,6 +29,7 @@ import math
 from array import array
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from .plan import Indicator, Phase, Plan, Target
 from .roster import Roster, Tree, Unit
@@ -135,6 +136,21 @@ class Evaluation:
             self.__dict__["_idx"] = idx
         return idx
 
+    def __getstate__(self) -> dict:
+        # A re-run in another process starts from a pickled evaluation: pickled one by one,
+        # 200,000 frozen results take seconds each way; as one list per field, a fraction.
+        state = dict(self.__dict__)
+        state.pop("_idx", None)
+        results = state.pop("results")
+        state["result_fields"] = [list(map(attrgetter(f), results)) for f in Result.__slots__]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        if "result_fields" in state:
+            state["results"] = list(map(_new_result, *state.pop("result_fields")))
+        self.__dict__.update(state)
+
 
 def phase_tree(plan: Plan, roster: Roster, phase: str, as_of: dt.date | None = None) -> Tree:
     """The units a phase is judged on: the roster on the phase's last day (or ``as_of``)."""
@@ -210,7 +226,7 @@ def _evaluate(
         ev.results.extend(_judge_view(view, placed))
         missing = [(c, p.code) for c in layout.tree_communes if c not in placed]
         ev.missing.extend(missing)
-        state.phases.append(_PhaseState(view, set(placed), len(unplaced), len(missing), latest))
+        state.phases.append(_PhaseState(view, set(placed), len(unplaced), len(missing)))
         per_phase.append((p.code, placed))
     if campaign and len(per_phase) > 1:
         last = state.phases[-1].view.layout
@@ -560,7 +576,6 @@ class _PhaseState:
     placed: set[str]  # communes with a report
     unplaced: int  # how many of ``Evaluation.unplaced`` and ``missing`` are this phase's
     missing: int
-    latest: dt.date | None
 
 
 @dataclass
@@ -833,7 +848,7 @@ def _rerun(
     judged = _judged_phases(plan, as_of, wanted, by_phase)
     if [p.code for p in judged] != [ps.view.phase for ps in state.phases]:
         return None
-    trees, latest = {}, []
+    trees = {}
     for p, ps in zip(judged, state.phases, strict=True):
         tree, old = phase_tree(plan, roster, p.code, as_of), ps.view.layout.tree
         if tree is not old and tree != old:
@@ -842,7 +857,6 @@ def _rerun(
         if _elapsed(p.start, p.end, as_of or day) != ps.view.elapsed:
             return None  # another pace for every count of the phase
         trees[p.code] = tree
-        latest.append(day)
 
     todo: dict[str, set[str]] = {}
     for unit, phase in changed:
@@ -851,18 +865,17 @@ def _rerun(
     new = _State(plan, as_of, wanted, campaign, campaign=state.campaign)
     at_unplaced = at_missing = 0
     touched: list[set[str]] = []  # per phase: the communes judged again
-    for ps, day in zip(state.phases, latest, strict=True):
+    for ps in state.phases:
         view, code = ps.view, ps.view.phase
         layout, tree = view.layout, view.layout.tree
         units = todo.get(code, ())
         redo: set[str] = set()
         lost = False  # a changed report that is (or was) for no commune of the tree
         for unit in units:
-            s = tree.successor(unit)
-            if s is None or tree.units[s].level != "commune":
-                lost = True
+            if _placeable(tree, unit):
+                redo.add(tree.successor(unit))
             else:
-                redo.add(s)
+                lost = True
         phase_reports = by_phase.get(code, [])
         unplaced = previous.unplaced[at_unplaced : at_unplaced + ps.unplaced]
         missing = previous.missing[at_missing : at_missing + ps.missing]
@@ -879,10 +892,10 @@ def _rerun(
                 missing = [(c, code) for c in layout.tree_communes if c not in placed_codes]
             touched.append(redo)
         if lost:
-            unplaced = _place(tree, phase_reports)[1] if phase_reports else []
+            unplaced = [r for r in phase_reports if not _placeable(tree, r.unit)]
         ev.unplaced.extend(unplaced)
         ev.missing.extend(missing)
-        new.phases.append(_PhaseState(view, placed_codes, len(unplaced), len(missing), day))
+        new.phases.append(_PhaseState(view, placed_codes, len(unplaced), len(missing)))
     if state.campaign is not None and touched:
         last = state.campaign.layout
         redo = set()
@@ -907,6 +920,12 @@ def _rerun(
     return ev
 
 
+def _placeable(tree: Tree, unit: str) -> bool:
+    """Whether ``_place`` puts a report of ``unit`` on a commune of ``tree``."""
+    code = unit if unit in tree.units else tree.successor(unit)
+    return code is not None and tree.units[code].level == "commune"
+
+
 def _reports_for(layout: _Layout, communes: set[str], reports: list[Report]) -> list[Report]:
     """The reports (in order) whose figures go to ``communes``."""
     units = {f for c in communes for f in layout.feeders(c)}
@@ -917,6 +936,7 @@ def _rejudge(view: _View, placed: Mapping[str, _Placed], communes: set[str], out
     """Judge ``communes`` of ``view`` again from ``placed``, and every unit above them."""
     layout = view.layout
     positions = sorted(layout.index[c] for c in communes if c in layout.index)
+    positions = [i for i in positions if layout.column[i] >= 0]  # a commune code gone up a level
     rows = _rows(view, placed, [layout.column[i] for i in positions])
     parents = sorted({p for i in positions for p in layout.up(i)})
     for spec in view.specs:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import pickle
 import random
 
 import pytest
@@ -332,3 +333,18 @@ def test_a_rerun_with_another_plan_is_a_full_evaluation():
     again = evaluate(other, roster, reps, previous=first, changed=set())
     assert fingerprint(again) == fingerprint(reference.evaluate(other, roster, reps))
     assert len(again.results) < len(first.results)
+
+
+def test_a_rerun_can_start_from_an_evaluation_pickled_by_an_earlier_run():
+    plan, roster, reps = nghe_an_case()
+    first = pickle.loads(pickle.dumps(evaluate(plan, roster, reps), protocol=5))
+    assert fingerprint(first) == fingerprint(evaluate(plan, roster, reps))
+    assert all(type(r) is Result for r in first.results)
+    old = reps[0]
+    reps[0] = Report(old.unit, old.phase, {}, old.report_date, old.source)  # sent blank
+    again = evaluate(plan, roster, reps, previous=first, changed={(old.unit, old.phase)})
+    assert fingerprint(again) == fingerprint(evaluate(plan, roster, reps))
+    assert again.get(old.unit, old.phase, "CT05").status == "no_data"
+    assert sum(a is b for a, b in zip(again.results, first.results, strict=True)) > 0.9 * len(
+        first.results
+    )
