@@ -261,6 +261,59 @@ def test_results_are_real_frozen_results():
         made.status = "met"
 
 
+def odd_roster() -> Roster:
+    """Shapes no real roster has, which the roll-up must still take as it always did: a
+    commune under a commune (its district's communes are then not one run), a commune
+    without a parent, a district without communes, two units each other's parent (out of
+    reach), and an old commune code that became a district's on 1 July 2025."""
+    return Roster([
+        Unit("P", "Tỉnh", "province"),
+        Unit("D1", "Huyện 1", "district", "P"),
+        Unit("C1", "Xã 1", "commune", "D1"),
+        Unit("C3", "Xã 3", "commune", "D1"),
+        Unit("K", "Xóm dưới xã 3", "commune", "C3"),
+        Unit("C4", "Xã 4", "commune", "D1"),
+        Unit("D2", "Huyện 2", "district", "P"),
+        Unit("C0", "Xã không có cấp trên", "commune"),
+        Unit("L1", "Vòng 1", "district", "L2"),
+        Unit("L2", "Vòng 2", "district", "L1"),
+        Unit("C9", "Xã trong vòng", "commune", "L1"),
+        Unit("X", "Xã X", "commune", "P", valid_to=LAST_OLD_DAY),
+        Unit("X", "Huyện X", "district", "P", valid_from=REFORM),
+        Unit("C5", "Xã 5", "commune", "X", valid_from=REFORM),
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_odd_trees_are_judged_as_before_and_rerun_exactly(seed):
+    plan = load_plan({"id": "t", "name": "Thử", "start": D(2024, 8, 19), "end": D(2025, 8, 19),
+                      "phases": PHASES, "indicators": [
+        {"code": "R", "name": "Tỷ lệ", "kind": "ratio", "target": {"op": ">=", "value": 0.8}},
+        {"code": "M", "name": "Mô hình", "kind": "minimum", "target": {"op": ">=", "value": 1}},
+        {"code": "A", "name": "Tất cả", "kind": "all_of", "parts": ["R", "M"],
+         "target": {"op": ">=", "value": 1}}]})  # fmt: skip
+    roster = odd_roster()
+    rnd = random.Random(seed)
+    units = ["C1", "C3", "K", "C4", "C0", "C9", "X", "C5", "D1", "L1"]
+
+    def one(unit, phase):
+        den = rnd.randint(0, 9)
+        values = {"R": {"numerator": rnd.randint(0, den), "denominator": den},
+                  "M": {"count": rnd.choice([0, 1, 2.5])}}  # fmt: skip
+        return Report(unit, phase, values, None, f"{unit}.xlsx")
+
+    reps = [one(u, p["code"]) for p in PHASES for u in units if rnd.random() < 0.8]
+    ev = evaluate(plan, roster, reps)
+    assert fingerprint(ev) == fingerprint(reference.evaluate(plan, roster, reps))
+    for _round in range(3):
+        unit, phase = rnd.choice(units), rnd.choice(PHASES)["code"]
+        reps = [r for r in reps if (r.unit, r.phase) != (unit, phase)]
+        if rnd.random() < 0.7:
+            reps.append(one(unit, phase))
+        ev = evaluate(plan, roster, reps, previous=ev, changed={(unit, phase)})
+        assert fingerprint(ev) == fingerprint(reference.evaluate(plan, roster, reps))
+
+
 # --- a re-run equals a full evaluation ------------------------------------------------
 
 
