@@ -152,7 +152,7 @@ def locate(
     # 1. code cells (the hot loop of a batch: exact text first, then cleaned)
     hits: dict[int, dict[str, list[int]]] = {}
     for i, row in enumerate(rows[:MAX_ROWS]):
-        for j, v in enumerate(row[:MAX_COLS]):
+        for j, v in enumerate(row if len(row) <= MAX_COLS else row[:MAX_COLS]):
             if type(v) is str:
                 if not v or len(v) > _CODE_MAX:
                     continue
@@ -291,8 +291,16 @@ def _is_number(text: str) -> bool:
     return True
 
 
+_LAST_PLAN: list[tuple[Plan, tuple[Any, ...], tuple[dict[str, str], bool]]] = []
+
+
 def _plan_codes(plan: Plan) -> tuple[dict[str, str], bool]:
-    return _plan_codes_cached(tuple(i.code for i in plan.indicators))
+    # a batch reads thousands of sheets against one plan: no need to list its codes again
+    if _LAST_PLAN and _LAST_PLAN[0][0] is plan and _LAST_PLAN[0][1] is plan.indicators:
+        return _LAST_PLAN[0][2]
+    found = _plan_codes_cached(tuple(i.code for i in plan.indicators))
+    _LAST_PLAN[:] = [(plan, plan.indicators, found)]
+    return found
 
 
 @lru_cache(maxsize=8192)

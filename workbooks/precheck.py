@@ -428,7 +428,7 @@ class _Check:
                 )
         if total > s.max_uncompressed_bytes:
             self.too_large("max_uncompressed_bytes", total)
-        sheets = sum(1 for info in infos if _SHEET_PATH.search(info.filename))
+        sheets = sum(1 for info in infos if _sheet_path(info.filename))
         if sheets > s.max_sheets:  # before inflating thousands of parts
             self.too_large("max_sheets", sheets)
 
@@ -472,10 +472,22 @@ class _Check:
             n: _relationships(n, m.whole(data)) for n, m in members.items() if n.endswith(".rels")
         }
         macros = any(n.rpartition("/")[2].lower() == "vbaproject.bin" for n in members)
-        # The workbook part named by the package, and xl/workbook.xml where some readers look.
-        wb_parts = [t for _i, t, typ in rels.get("_rels/.rels", []) if typ == "officedocument"]
-        wb_parts.append("xl/workbook.xml")
-        sheet_names: dict[str, str] = {}
+        # Sheets are found by name the same way by every reader (see _plain_sheets): measure
+        # only those the reader will read. Else the names of every workbook part count.
+        plain = None if self.wanted is None else _plain_sheets(data, members, rels)
+        if plain is not None:
+            if len(plain) > self.s.max_sheets:
+                self.too_large("max_sheets", len(plain))
+                return
+            wb_parts = []
+            sheet_names = {}
+            for name, part in plain.items():
+                sheet_names.setdefault(part.casefold(), name)
+        else:
+            # the workbook part named by the package, and xl/workbook.xml where some look
+            wb_parts = [t for _i, t, typ in rels.get("_rels/.rels", []) if typ == "officedocument"]
+            wb_parts.append("xl/workbook.xml")
+            sheet_names = {}
         counted = False
         for wb in dict.fromkeys(wb_parts):
             if wb not in members:
@@ -507,7 +519,7 @@ class _Check:
             if m.root in ("worksheet", "dialogsheet", "macrosheet"):
                 macros = macros or m.root == "macrosheet"
                 candidates.append(n)
-            elif n.casefold() in targets or _SHEET_PATH.search(n):
+            elif n.casefold() in targets or _sheet_path(n):
                 candidates.append(n)
         if macros:
             self.add("file_macros")
@@ -516,7 +528,6 @@ class _Check:
             self.too_large("max_sheets", len(candidates))
             return
         skipped: set[str] = set()
-        plain = None if self.wanted is None else _plain_sheets(data, members, rels)
         if plain is not None:
             wanted = self.wanted
             read = {n for n in plain if wanted(n)}
@@ -759,7 +770,7 @@ class _Member:
 # stored bytes themselves (exact: no hash stands for the content), for small parts only.
 _SAME_HEAD = 2 * 1024  # stored size of a part whose head and prolog are kept
 _SAME_PART = 16 * 1024  # stored size of a part whose content readers take is kept …
-_SAME_PART_INFLATED = 256 * 1024  # … when it inflates to no more than this
+_SAME_PART_INFLATED = 64 * 1024  # … when it inflates to no more than this
 _SAME_ENTRIES = 64
 _HEADS: dict[tuple, tuple] = {}
 _PARTS: dict[tuple, bytes] = {}
@@ -866,6 +877,14 @@ def _prolog(head: bytes, complete: bool) -> tuple[str | None, str | None, str | 
 
 _SHEET_REL_TYPES = {"worksheet", "dialogsheet", "macrosheet", "xlmacrosheet", "xlintlmacrosheet"}
 _SHEET_PATH = re.compile(r"(?i)(^|/)(worksheets|dialogsheets|macrosheets)/[^/]+$")
+
+
+@lru_cache(maxsize=1024)
+def _sheet_path(name: str) -> bool:
+    """Whether a part is stored where sheets live (names repeat from file to file)."""
+    return _SHEET_PATH.search(name) is not None
+
+
 # Possessive: a tag's attributes split one way only, and an unclosed tag fails in linear time.
 _TAG_ATTRS = rb"""((?:[^>"']++|"[^"]*+"|'[^']*+')*+)"""
 _RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship(?=[\s/>])" + _TAG_ATTRS + rb">")
@@ -914,6 +933,7 @@ def _read_relationships(rels_name: str, raw: bytes) -> list[tuple[str, str, str]
     return out
 
 
+@lru_cache(maxsize=256)
 def _resolve(base: str, target: str) -> str:
     if "." not in target.rpartition("/")[0] and "\\" not in target and target[:1] != "/":
         return f"{base}/{target}" if base else target  # the usual "worksheets/sheet1.xml"
@@ -955,6 +975,19 @@ def _plain_attrs(raw: bytes) -> dict[bytes, bytes] | None:
     """The attributes of a tag, if every reader reads them alike: ``name="value"`` pairs
     (double quotes, no character reference), no name twice with or without a prefix.
     Else None."""
+    if len(raw) <= 512:  # the tags of a template repeat from file to file
+        found = _plain_attrs_of_small_tag(raw)
+        return None if found is None else dict(found)
+    return _read_plain_attrs(raw)
+
+
+@lru_cache(maxsize=256)
+def _plain_attrs_of_small_tag(raw: bytes) -> tuple[tuple[bytes, bytes], ...] | None:
+    found = _read_plain_attrs(raw)
+    return None if found is None else tuple(found.items())
+
+
+def _read_plain_attrs(raw: bytes) -> dict[bytes, bytes] | None:
     if not _PLAIN_ATTRS.fullmatch(raw):
         return None
     pairs = _PLAIN_ATTR.findall(raw)
@@ -1034,6 +1067,8 @@ def _plain_sheets(
             name = a[b"name"].decode("utf-8")
         except UnicodeDecodeError:
             return None
+        if "\t" in name or "\n" in name or "\r" in name:
+            return None  # an XML parser may turn these into spaces: another sheet's name
         if name.casefold() in folded:
             return None
         folded.add(name.casefold())
@@ -1103,7 +1138,7 @@ def _bad_member_name(name: str) -> bool:
         return True
     if len(name) > 1 and name[1] == ":" and name[0].isalpha():
         return True
-    return ".." in name.split("/")
+    return ".." in name and ".." in name.split("/")
 
 
 class _Entry:
