@@ -19,6 +19,14 @@ up into today's commune), then for every unit and indicator:
 
 The whole-campaign view (phase ``"all"``) sums each commune's components over the
 phases on the last phase's tree.
+
+At national scale (10,051 communes × 18 indicators ≈ 200,000 results a phase) the
+judging runs indicator by indicator over arrays of commune figures, judges each distinct
+set of figures once, and shares what results have in common (targets, notes, components).
+A re-run (``evaluate(..., previous=, changed=)``) judges again only the changed communes,
+what is above them and their whole-campaign view; an ``Evaluation`` pickles compactly for
+a re-run in another process. ``tests/logic/aggregate_reference.py`` is the code before it
+was made fast: the tests check both give exactly the same results.
 """
 
 from __future__ import annotations
@@ -337,7 +345,7 @@ def _place(tree: Tree, reports: list[Report]) -> tuple[dict[str, _Placed], list[
 def _campaign_totals(
     plan: Plan, tree: Tree, per_phase: list[tuple[str, dict[str, _Placed]]]
 ) -> dict[str, _Placed]:
-    kinds = {i.code: i.kind for i in plan.indicators}
+    yes_no = {i.code for i in plan.indicators if i.kind == "yes_no"}
     totals: dict[str, _Placed] = {}
     phases_in: dict[str, set[str]] = {}  # several old communes of one phase: one phase
     for phase, placed in per_phase:
@@ -356,7 +364,7 @@ def _campaign_totals(
                 have = t.values.get(ind)
                 if have is None:
                     t.values[ind] = {k: float(v) for k, v in comps.items()}
-                elif kinds.get(ind) == "yes_no":  # done over the campaign: in every phase
+                elif ind in yes_no:  # done over the campaign: done in every phase
                     t.values[ind] = {"done": min(have["done"], float(comps["done"]))}
                 else:
                     t.values[ind] = {k: have.get(k, 0.0) + float(v) for k, v in comps.items()}

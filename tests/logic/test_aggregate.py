@@ -355,8 +355,15 @@ def test_the_campaign_view_is_interim_while_a_phase_runs():
     plan = make_plan()
     roster = make_roster({"D1": ["a"]})
     mid2 = plan.phase("2").start + dt.timedelta(days=10)
-    ev = evaluate(plan, roster, [rep("a", "1", TIN={"numerator": 1, "denominator": 2}),
-                                 rep("a", "2", TIN={"numerator": 1, "denominator": 2})], as_of=mid2)
+    ev = evaluate(
+        plan,
+        roster,
+        [
+            rep("a", "1", TIN={"numerator": 1, "denominator": 2}),
+            rep("a", "2", TIN={"numerator": 1, "denominator": 2}),
+        ],
+        as_of=mid2,
+    )
     assert not ev.get("a", "1", "TIN").interim
     assert ev.get("a", "2", "TIN").interim and ev.get("a", ALL_PHASES, "TIN").interim
 
@@ -366,6 +373,36 @@ def test_merged_communes_did_it_only_if_every_one_did():
     old += [Unit(c, f"Xã {c}", "commune", "P", valid_to=D(2025, 6, 30)) for c in ("x", "y")]
     new = [Unit("N", "Xã mới", "commune", "P", valid_from=D(2025, 7, 1), replaces=("x", "y"))]
     plan = make_plan()
-    ev = evaluate(plan, Roster(old + new), [rep("x", "2", PCCC={"done": 1}),
-                                            rep("y", "2", PCCC={"done": 0})], phases=["2"])
+    ev = evaluate(
+        plan,
+        Roster(old + new),
+        [rep("x", "2", PCCC={"done": 1}), rep("y", "2", PCCC={"done": 0})],
+        phases=["2"],
+    )
     assert (ev.get("N", "2", "PCCC").status, ev.get("N", "2", "PCCC").value) == ("missed", 0.0)
+
+
+def test_a_rerun_after_a_correction_judges_again_only_what_it_touches():
+    plan = make_plan()
+    roster = make_roster({"D1": ["a", "b"], "D2": ["c", "d"]})
+    reports = [
+        rep("a", TIN={"numerator": 8, "denominator": 10}),
+        rep("b", TIN={"numerator": 5, "denominator": 10}),
+        rep("c", TIN={"numerator": 9, "denominator": 10}),
+    ]
+    first = evaluate(plan, roster, reports, phases=["1"])
+    assert first.get("D1", "1", "TIN").status == "missed"  # 13 / 20
+    assert first.missing == [("d", "1")]
+    reports[1] = rep("b", TIN={"numerator": 10, "denominator": 10})  # b corrects its report
+    reports.append(rep("d", TIN={"numerator": 1, "denominator": 1}))  # d reports at last
+    again = evaluate(
+        plan, roster, reports, phases=["1"], previous=first, changed={("b", "1"), ("d", "1")}
+    )
+    d1 = again.get("D1", "1", "TIN")
+    assert (d1.components, d1.status) == ({"numerator": 18, "denominator": 20}, "met")
+    assert again.get("P", "1", "TIN").components == {"numerator": 28, "denominator": 31}
+    assert again.missing == []
+    assert again.get("c", "1", "TIN") is first.get("c", "1", "TIN")  # not judged again
+    assert first.get("D1", "1", "TIN").status == "missed"  # the first run is left as it was
+    full = evaluate(plan, roster, reports, phases=["1"])
+    assert [r.to_dict() for r in again.results] == [r.to_dict() for r in full.results]
