@@ -519,6 +519,8 @@ def _lines(value: Any, width: float) -> int:
     if not isinstance(text, str):
         return 1
     per_line = max(width * 1.15, 1)
+    if len(text) <= per_line and "\n" not in text:
+        return 1
     return min(15, sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n")))
 
 
@@ -976,7 +978,10 @@ class _Zip:
     unavailable (a browser's Python), it writes in line.
     """
 
-    _QUEUE = 16
+    _QUEUE = 8
+    #: Characters a message: each message wakes the thread and each write hands the GIL
+    #: back and forth three times (crc32, deflate, file): few big writes cost less
+    _MESSAGE = 1 << 20
 
     def __init__(self, z: zipfile.ZipFile, threaded: bool):
         self.z = z
@@ -1019,7 +1024,7 @@ class _Zip:
                 raise self.error
             pending.append(chunk)
             size += len(chunk)
-            if size >= 1 << 18:  # 256 K characters a message: few queue round trips
+            if size >= self._MESSAGE:
                 put(("data", pending))
                 pending, size = [], 0
         if pending:
@@ -1036,8 +1041,9 @@ class _Zip:
                 continue  # drain: the producer must never block on a full queue
             try:
                 if item[0] == "data":
-                    for chunk in item[1]:
-                        f.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+                    f.write(
+                        b"".join(c.encode("utf-8") if isinstance(c, str) else c for c in item[1])
+                    )
                 elif item[0] == "open":
                     f = self.z.open(item[1], "w", force_zip64=item[2])
                 else:
