@@ -629,6 +629,8 @@ class _Sheet:
         form an outline group (collapsible with the "−" beside the row numbers). ``render``:
         the rows as cell fragments instead of ``rows()`` (see :attr:`_Piece.render`).
         """
+        if render is not None and grouped_after is not None:
+            raise ValueError("a grouped table is rendered from rows()")
         header_row = self.row
         headers = [_clean(c.header) for c in cols]
         lines = max(
