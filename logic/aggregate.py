@@ -671,7 +671,7 @@ def _judge_communes(view: _View, spec: _Spec, rows: list[tuple], out: list) -> N
                 for col in values:
                     col[c] = 0.0
         else:
-            key = tuple(d.items())  # figures equal as numbers: equal as floats
+            key = (*d.items(),)  # figures equal as numbers: equal as floats
             hit = memo.get(key)
             if hit is None:
                 hit = _judge_commune(ind, target, d)
