@@ -117,8 +117,10 @@ def measure(
         raise RuntimeError(f"{contender} failed (exit {proc.returncode}); see {log_path}")
     lines = [line for line in out.splitlines() if line.startswith("{")]
     report = json.loads(lines[-1]) if lines else {}
-    # a run too short to be polled still has its own high-water mark
-    peak_rss = max(peak_rss, int(report.get("maxrss_mb", 0) * _MB))
+    # a run too short to be polled still has its own high-water mark (only then: on Linux
+    # ru_maxrss also counts the parent's RSS at fork, which has nothing to do with the run)
+    if not peak_rss:
+        peak_rss = int(report.get("maxrss_mb", 0) * _MB)
     m = Measurement(contender, n, wall, peak_rss / _MB, peak_pss / _MB, max_procs, report,
                     load=(load_before, _load()))  # fmt: skip
     if "tally_end" in report:
@@ -218,9 +220,9 @@ def child_ours(a: argparse.Namespace) -> dict:
     }
 
 
-def summary_counts(path: str) -> dict:
-    """What a run's JSON summary holds: inputs by status, findings, results."""
-    summary = json.loads(Path(path).read_bytes())
+def child_counts(a: argparse.Namespace) -> dict:
+    """What a run's JSON summary (``--inputs``) holds: inputs by status, findings, results."""
+    summary = json.loads(Path(a.inputs).read_bytes())
     statuses = {"accepted": 0, "rejected": 0, "superseded": 0, "ignored": 0}
     for record in summary["inputs"]:
         statuses[record["status"]] = statuses.get(record["status"], 0) + 1
@@ -368,7 +370,7 @@ def _top(stats, key: str, count: int) -> list[str]:
 
 def _child(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="national.py child")
-    p.add_argument("mode", choices=["ours", "baseline", "floor", "profile-read"])
+    p.add_argument("mode", choices=["ours", "baseline", "floor", "profile-read", "counts"])
     p.add_argument("--inputs")
     p.add_argument("--list")
     p.add_argument("--roster")
@@ -380,7 +382,7 @@ def _child(argv: list[str]) -> int:
     p.add_argument("--profile")
     a = p.parse_args(argv)
     run = {"ours": child_ours, "baseline": child_baseline, "floor": child_floor,
-           "profile-read": child_profile_read}[a.mode]  # fmt: skip
+           "profile-read": child_profile_read, "counts": child_counts}[a.mode]  # fmt: skip
     print(json.dumps(run(a), ensure_ascii=False, default=str), flush=True)
     return 0
 
@@ -420,8 +422,13 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
     def go(contender: str, args: list[str], files: int = n) -> Measurement:
         log(f"N={n}: {contender} …")
         m = measure(contender, files, args, errlog)
-        if "json_path" in m.report:
-            m.report.update(summary_counts(m.report["json_path"]))
+        if "json_path" in m.report:  # parsed in a subprocess: this one stays small
+            counts = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "child", "counts",
+                 "--inputs", m.report["json_path"]],
+                check=True, capture_output=True, cwd=ROOT,
+            )  # fmt: skip
+            m.report.update(json.loads(counts.stdout.decode().splitlines()[-1]))
         log(f"N={n}: {contender}: {m.wall_s:.1f} s, peak {m.peak_rss_mb:.0f} MB")
         rows.append(m)
         return m
