@@ -13,6 +13,7 @@ Every input named, and every attachment or sheet considered, ends in exactly one
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -34,6 +35,9 @@ from .intake import Intake, Source, collect
 from .reader import SheetReport, WorkbookRead
 
 SCHEMA = 1
+# On a re-run, up to this many new or changed files are hashed here (~50 µs each); more
+# (a folder copied anew, say) are hashed by the workers, in parallel, as they read them.
+_HASH_HERE = 500
 FATAL_IDENTITY = {
     "unit_missing",
     "unit_unknown",
@@ -285,10 +289,11 @@ def _read_inputs(
 ) -> tuple[Intake, list[WorkbookRead], int]:
     """Collect, then read each source (``None`` never: a failed read is findings).
 
-    Plain files are hashed by the workers that read them (or known from the last run by
-    their stat), not here; copies of one content are then set aside, after reading.
+    A plain file's hash is known from the last run when its stat is unchanged; otherwise
+    the worker that reads it hashes it (a few new or touched files on a re-run are hashed
+    here instead). Copies of one content are therefore set aside after reading.
     """
-    from .parallel import read_many
+    from .parallel import read_many, warm_up
 
     if isinstance(inputs, str | bytes | os.PathLike):
         inputs = [inputs]
@@ -297,10 +302,21 @@ def _read_inputs(
     try:
         seen_ns = time.time_ns()
         hashes = store.file_hashes(inputs) if store is not None else None
+        if hashes is None or not hashes.rows:
+            # Nothing remembered: a first run, everything to read. The workers' fork server
+            # imports the readers while the inputs are collected here.
+            warm_up()
         intake = collect(
             inputs, known_hash=hashes.lookup if hashes is not None else None, hash_files=False
         )
-        unhashed = [s for s in intake.sources if s.sha256 is None and s.stat is not None]
+        unhashed = [s for s in intake.sources if s.sha256 is None]
+        if hashes is not None and hashes.rows and len(unhashed) <= _HASH_HERE:
+            # A re-run with a few new or touched files: hashing them here costs less than
+            # starting a worker for files whose reads may well be cached.
+            for s in unhashed:
+                s.sha256 = _hash_file(s.path)
+        elif unhashed:
+            warm_up()  # workers will hash them (and read most): get them ready meanwhile
         reads, fresh = read_many(
             intake.sources,
             plan,
@@ -323,6 +339,14 @@ def _read_inputs(
         gone = set(removed)
         reads = [r for i, r in enumerate(reads) if i not in gone]
     return intake, reads, fresh
+
+
+def _hash_file(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None  # the worker says why it cannot read it
 
 
 def _states_of(out: Consolidation, source: Source, read: WorkbookRead) -> list[Accepted]:

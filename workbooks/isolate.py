@@ -118,7 +118,7 @@ def map_isolated(
     workers: int | None = None,
     timeout_s: float | None = None,
     memory_mb: int | None = None,
-    max_tasks_per_worker: int = 5000,
+    max_tasks_per_worker: int = 10_000,
     batch_s: float = 0.2,
 ) -> Iterator[tuple[int, IsolatedResult]]:
     """Call ``func(item)`` for every item on a pool of workers; yield ``(index, result)``.

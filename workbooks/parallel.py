@@ -30,7 +30,8 @@ from logic.roster import Roster
 
 from .cache import Cache, decode, encode, fingerprint
 from .intake import Source
-from .isolate import map_isolated, warm_up
+from .isolate import map_isolated
+from .isolate import warm_up as _warm_up
 from .precheck import decrypt, precheck
 from .reader import WorkbookRead, read_workbook
 from .settings import get_settings
@@ -48,6 +49,11 @@ class _Context:
     national roster with every item cost more than reading the workbook)."""
 
     path: str
+
+
+def warm_up() -> None:
+    """Start what the reading workers come from, in the background (returns at once)."""
+    _warm_up(_read_item)
 
 
 def read_many(
@@ -73,7 +79,7 @@ def read_many(
     known = store.shas(fp) if store is not None else frozenset()
     todo = [i for i, s in enumerate(sources) if s.sha256 is None or s.sha256 not in known]
     if todo:
-        warm_up(_read_item)  # workers get ready while the cached reads are unpickled here
+        warm_up()  # workers get ready while the cached reads are unpickled here
     if store is not None and len(todo) < len(sources):
         cached = store.get_many([s.sha256 for s in sources if s.sha256 in known], fp)
         for i, s in enumerate(sources):
@@ -222,14 +228,21 @@ def _read_item(item) -> tuple[str | None, bytes | None]:
     """
     ctx, path, data, name, passwords, want_sha = item
     plan, roster, known = _context(ctx.path)
+    sha = None
     try:
         if data is None:
+            limit = get_settings().max_file_bytes
             with open(path, "rb") as fh:
-                data = fh.read(get_settings().max_file_bytes + 1)
+                data = fh.read(limit + 1)
+                if want_sha:
+                    digest = hashlib.sha256(data)
+                    if len(data) > limit:  # refused as too large, but its hash is the file's
+                        for chunk in iter(lambda: fh.read(1 << 20), b""):
+                            digest.update(chunk)
+                    sha = digest.hexdigest()
     except OSError as e:
         found = finding("file_unreadable", why=str(e))
         return None, encode(_refused("unknown", found))
-    sha = hashlib.sha256(data).hexdigest() if want_sha else None
     if sha is not None and sha in known:
         return sha, None
     if passwords and precheck(data, name).kind == "encrypted":
