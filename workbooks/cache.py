@@ -86,6 +86,9 @@ class Cache:
         folder.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(folder / "reads.sqlite3", timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
+        # A cache: losing the last entries to a power cut is fine, one disk sync per commit
+        # is not (WAL keeps the file consistent either way).
+        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(
             "CREATE TABLE IF NOT EXISTS reads (sha TEXT, fp TEXT, blob BLOB, PRIMARY KEY (sha, fp))"
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import pickle
 import tempfile
 import time
@@ -196,10 +197,12 @@ class _Run:
 
 
 def _name(s: Source) -> str:
-    return s.member or PurePath(s.path).name
+    return s.member or os.path.basename(s.path)
 
 
 def _password_for(s: Source, passwords: dict[str, str]) -> tuple[str, ...]:
+    if not passwords:
+        return ()
     # NFC both sides: a file from a Mac keeps its NFD name on disk; people type NFC
     names = {_nfc(n) for n in (_name(s), s.path, PurePath(s.path).name)}
     own = [
