@@ -1248,7 +1248,8 @@ class _Rows:
         statuses = {k: status_[v] for k, v in STATUS_LABELS.items()}
         by_indicator: dict[str, tuple] = {}
         unit = phase = sources = None
-        u: tuple[str, str, str, str] = ("", "", "", "")
+        u: tuple[str, str, str] = ("", "", "")
+        source = ""
         for r in results:
             k = by_indicator.get(r.indicator)
             if k is None or k[0] != r.phase or (k[1] is not r.target and k[1] != r.target):
@@ -1258,10 +1259,13 @@ class _Rows:
                     ind_name_[ctx.name], target_[ctx.target], interim_[ctx.interim],
                     ctx.first, ctx.second, ctx.style, ctx,
                 )  # fmt: skip
-            if r.unit != unit or r.phase != phase or r.sources != sources:
+            if r.unit != unit or r.phase != phase:
                 unit, phase, sources = r.unit, r.phase, r.sources
-                u = (code_[unit], name_[r.name or unit], parent_[self.parent_name(r)],
-                     source_[self.source_of(r)])  # fmt: skip
+                u = (code_[unit], name_[r.name or unit], parent_[self.parent_name(r)])
+                source = source_[self.source_of(r)]
+            elif r.sources != sources:  # e.g. an all-of figure: no file of its own
+                sources = r.sources
+                source = source_[self.source_of(r)]
             status = r.status
             if status == "missed":
                 s, n = missed, blank_note
@@ -1278,7 +1282,7 @@ class _Rows:
                 first_[comps.get(k[7])], second_[comps.get(k[8])],
                 value_[(k[9], value)] if value is not None else blank_value,
                 k[5], s, g, n, reported_[f"{r.reported}/{r.expected}"],
-                yes if r.interim else k[6], u[3],
+                yes if r.interim else k[6], source,
             ]  # fmt: skip
 
     def gap_words(self, gap: float, ind: Indicator | None) -> str:
