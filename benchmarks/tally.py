@@ -13,7 +13,7 @@ Two cases:
 Run::
 
     uv run python benchmarks/tally.py /tmp/tong-hop.xlsx [--case national|province]
-        [--trace] [--profile FILE] [--compare OTHER_TALLY.py]
+        [--trace] [--profile FILE] [--compare OTHER_TALLY.py] [--rounds K]
 
 Times: wall, CPU of the process (every thread) and CPU of the calling thread. The writer
 compresses on a second thread: on an idle 2-core machine its wall time is about the calling
@@ -21,7 +21,8 @@ thread's CPU; on a shared machine that CPU time is the steadier figure.
 ``--trace`` also reports the writer's peak Python allocation (tracemalloc; ~10× slower).
 ``--profile FILE`` writes a cProfile of the writer. ``--compare`` also times another version
 of ``workbooks/tally.py`` (e.g. ``git show HEAD~3:workbooks/tally.py > /tmp/old.py``) on the
-same consolidation, in the same run, alternating: before/after figures on a shared machine.
+same consolidation, in the same run, alternating (``--rounds K`` times): before/after
+figures on a shared machine.
 """
 
 from __future__ import annotations
