@@ -186,10 +186,19 @@ def phase_overview(c: Consolidation) -> list[PhaseOverview]:
                 not_applicable=n["not_applicable"],
                 interim=interim[p],
                 top_unit=top,
-                top_name=tree.units[top].name if top else "",
+                top_name=_top_name(tree, roots),
             )
         )
     return out
+
+
+def _top_name(tree: Tree, roots: list[str]) -> str:
+    """The top unit's name; with several (a plan over the whole country), how many there are."""
+    if len(roots) == 1:
+        return tree.units[roots[0]].name
+    if roots and all(tree.units[r].level == "province" for r in roots):
+        return f"{len(roots)} tỉnh, thành phố (toàn quốc)"
+    return f"{len(roots)} đơn vị cấp cao nhất" if roots else ""
 
 
 # --- missed targets -------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_the_shared_format_loads_with_official_padded_codes(tmp_path):
     }  # fmt: skip
 
 
-def test_template_and_consolidate_with_a_given_roster(tmp_path):
+def test_template_and_consolidate_with_a_given_roster(tmp_path, capsys):
     roster = _roster_file(tmp_path)
     inbox = tmp_path / "hop-thu"
     inbox.mkdir()
@@ -56,6 +56,10 @@ def test_template_and_consolidate_with_a_given_roster(tmp_path):
     code = main(["consolidate", str(inbox), "--roster", str(roster), "--out", str(out),
                  "--json", str(js), "--no-cache"])  # fmt: skip
     assert code == 0
+    # a plan over the whole country: the console speaks of the provinces, not the first one
+    printed = capsys.readouterr().out
+    assert "Kết quả của 2 tỉnh, thành phố (toàn quốc):" in printed
+    assert "Kết quả của Thành phố Hà Nội" not in printed
     summary = json.loads(js.read_text(encoding="utf-8"))
     assert {r["unit"]: r["status"] for r in summary["inputs"]} == {
         "00001": "accepted",
