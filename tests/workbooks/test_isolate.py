@@ -242,7 +242,8 @@ def test_a_death_inside_a_batch_costs_only_that_item():
 def test_an_overrun_inside_a_batch_costs_only_that_item():
     items = squares_with({30: ("sleep", 60)})
     start = time.perf_counter()
-    results = dict(map_isolated(tagged, items, timeout_s=1.0, **ONE_BATCH))
+    # a budget a worker's start-up on a loaded machine stays well within (it counts)
+    results = dict(map_isolated(tagged, items, timeout_s=3.0, **ONE_BATCH))
     assert time.perf_counter() - start < 30
     failed = {i: flatten(r.findings) for i, r in results.items() if not r.ok}
     assert failed == {30: [("parse_timeout", None, None)]}
