@@ -66,10 +66,13 @@ _PRELOAD = ["__main__", "workbooks.precheck", "python_calamine"]
 # A worker whose resident memory grew this much since its first batch is replaced: a
 # reader that leaked or fragmented its heap on one file must not carry that to the next.
 _RECYCLE_GROWTH_MB = 200
-# Batches grow from one item towards ``batch_s`` of work, at most by this factor each time
-# (the first items of a worker are slow: it loads its context).
+# Batches grow from one item towards ``batch_s`` of work, at most this many times the
+# largest batch measured so far (the first items of a worker are slow: it loads its context).
 _GROWTH = 4
 _MAX_BATCH = 1000
+# Batches queued per worker: the next one waits in its pipe while it works on one, so it
+# never waits for the parent between batches.
+_AHEAD = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,14 +196,16 @@ class _Sizer:
         self.total = total
         self.per_call: float | None = None
         self.size = 1
+        self.largest = 0  # the largest batch measured: sizes grow from evidence
 
     def learn(self, elapsed: list[float]) -> None:
         if not elapsed:
             return
         mean = sum(elapsed) / len(elapsed)
         self.per_call = mean if self.per_call is None else 0.5 * self.per_call + 0.5 * mean
+        self.largest = max(self.largest, len(elapsed))
         wanted = self.batch_s / max(self.per_call, 1e-6)
-        self.size = int(max(1, min(wanted, self.size * _GROWTH, _MAX_BATCH)))
+        self.size = int(max(1, min(wanted, self.largest * _GROWTH, _MAX_BATCH)))
 
     def next(self, taken: int) -> int:
         size = self.size
@@ -228,70 +233,79 @@ def _run(
     memory = int(memory_mb if memory_mb is not None else settings.parse_memory_mb)
     ctx = _context(func)
     feed = _Feed(arg_tuples, _Sizer(batch_s, workers, total))
-    idle: list[_Worker] = []
-    busy: list[_Worker] = []
+    pool: list[_Worker] = []
 
     def dispatch() -> None:
-        while len(busy) < workers:
-            worker = idle.pop() if idle else None
+        while True:
+            # an idle worker first, then a new one, then one that will soon need more
+            open_ = [w for w in pool if w.accepts(max_tasks)]
+            worker = next((w for w in open_ if not w.flight), None)
+            if worker is None and len(pool) >= workers:
+                worker = next((w for w in open_ if len(w.flight) < _AHEAD), None)
+                if worker is None:
+                    return
             batch = feed.take(max_tasks - (worker.tasks if worker else 0))
             if not batch:
-                if worker is not None:
-                    idle.append(worker)
                 return
-            worker = worker or _Worker(ctx, memory)
+            if worker is None:
+                worker = _Worker(ctx, memory)
+                pool.append(worker)
             worker.submit(func, batch)
-            busy.append(worker)
 
     try:
         dispatch()
-        while busy:
+        while busy := [w for w in pool if w.flight]:
             now = time.monotonic()
             first_deadline = min(w.started() for w in busy) + timeout
             waitables = [w.conn for w in busy] + [w.process.sentinel for w in busy]
             ready = set(wait(waitables, max(0.0, first_deadline - now)))
             done: list[tuple[int, IsolatedResult]] = []
             now = time.monotonic()
-            for worker in list(busy):
+            for worker in busy:
                 gone = worker.process.sentinel in ready
                 if gone or worker.conn in ready:
-                    retry, recycle = worker.collect(done, now, memory, feed.sizer, gone=gone)
+                    worker.collect(done, feed, now, memory, gone=gone)
                 elif now - worker.started() >= timeout and not worker.conn.poll():
-                    retry = worker.overrun(done, now, timeout)
-                    recycle = True
+                    worker.overrun(done, feed, now, timeout, memory)
                 else:
                     continue
-                feed.alone.extend(retry)
-                busy.remove(worker)
-                if worker.alive and not recycle and worker.tasks < max_tasks:
-                    idle.append(worker)
-                else:
+                if not worker.alive or not (worker.flight or worker.accepts(max_tasks)):
                     worker.stop()
+                    pool.remove(worker)
             # New batches go out before the results: a worker must not wait while the
             # consumer handles them. And results are yielded only after every ready worker
             # is collected: time the consumer spends must not count against a budget.
             dispatch()
             yield from done
     finally:
-        for worker in [*idle, *busy]:
+        for worker in pool:
             worker.stop()
 
 
 class _Feed:
-    """The items still to run, a batch at a time: first those to run alone, then the rest."""
+    """The items still to run, a batch at a time: first those to run again, then the rest."""
 
     def __init__(self, arg_tuples: Iterable[tuple], sizer: _Sizer):
         self.pending = enumerate(arg_tuples)
         self.sizer = sizer
-        # Items of a batch that lost its worker: each goes alone, so that a second bad file
-        # in the batch costs only itself too.
-        self.alone: deque[Item] = deque()
+        self.again: deque[list[Item]] = deque()
         self.taken = 0
         self.exhausted = False
 
+    def retry(self, items: list[Item], *, alone: bool) -> None:
+        """Run these first, in this order: each on its own (items of a batch whose worker
+        died or overran, so that a second bad file in it costs only itself too), or as
+        the batch they were (a batch the worker never started)."""
+        if items:
+            self.again.extendleft(reversed([[item] for item in items] if alone else [items]))
+
     def take(self, room: int) -> list[Item]:
-        if self.alone:
-            return [self.alone.popleft()]
+        if self.again:
+            batch = self.again.popleft()
+            if len(batch) > room:
+                self.again.appendleft(batch[room:])
+                batch = batch[:room]
+            return batch
         if self.exhausted:
             return []
         size = min(self.sizer.next(self.taken), room)
@@ -306,12 +320,20 @@ class _Feed:
         return batch
 
 
+@dataclass(slots=True)
+class _Batch:
+    number: int
+    items: list[Item]
+    sent_at: float
+
+
 class _Worker:
-    """One child process serving batches of calls over a pipe.
+    """One child process serving batches of calls over a pipe, up to ``_AHEAD`` queued.
 
     ``mark`` is shared with the child: (batch number, position in the batch, monotonic
     time the call at that position started); the position equals the batch's length
-    while the results are being sent.
+    while the results are being sent. ``flight`` holds the batches sent and not yet
+    answered, oldest first: the child works on them in that order.
     """
 
     def __init__(self, ctx: multiprocessing.context.BaseContext, memory_mb: int):
@@ -326,17 +348,19 @@ class _Worker:
         child.close()
         self.tasks = 0
         self.alive = True
+        self.retiring = False  # its memory grew: no more batches
         self.stopped = False
         self.number = 0
-        self.batch: list[Item] = []
-        self.sent_at = 0.0
+        self.flight: deque[_Batch] = deque()
         self.first_rss = 0
+
+    def accepts(self, max_tasks: int) -> bool:
+        return self.alive and not self.retiring and self.tasks < max_tasks
 
     def submit(self, func: Callable[..., Any], batch: list[Item]) -> None:
         self.number += 1
         self.tasks += len(batch)
-        self.batch = batch
-        self.sent_at = time.monotonic()
+        self.flight.append(_Batch(self.number, batch, time.monotonic()))
         try:
             self.conn.send((self.number, func, [args for _i, args in batch]))
         except (BrokenPipeError, ConnectionResetError, EOFError):
@@ -348,86 +372,119 @@ class _Worker:
             ) from exc
 
     def _position(self) -> tuple[int | None, float]:
-        """Which call of the current batch runs, since when (None and the send time if none
-        has started yet; the batch's length while its results are sent)."""
-        number, position, start = self.mark[0], self.mark[1], self.mark[2]
-        if int(number) != self.number:
-            return None, self.sent_at
-        return int(position), start
+        """Which call of the oldest batch in flight runs, and since when.
+
+        None when the child has not started that batch yet; the time is then when it
+        could have: the batch's sending, or the end of the batch before, if later.
+        """
+        number, position, start = int(self.mark[0]), int(self.mark[1]), self.mark[2]
+        first = self.flight[0]
+        if number == first.number:
+            return position, start
+        if number == first.number - 1:  # finished the one before (its results are in)
+            return None, max(first.sent_at, start)
+        if number > first.number:  # on a later batch: this one's results are on their way
+            return len(first.items), start
+        return None, first.sent_at
 
     def started(self) -> float:
         """When the call now running started (its time budget runs from there)."""
         return self._position()[1]
 
-    def _blame(self, position: int | None) -> tuple[list[Item], list[Item]]:
-        """(the item at fault, the others to run again one at a time).
+    def _blame(self, position: int | None, feed: _Feed) -> list[Item]:
+        """The item at fault (the call the child was on); the others go back to ``feed``.
 
-        A lone call is at fault whatever the child was doing (starting, sending); in a batch,
-        only the call the child was on, never one it had not started or had finished.
+        A lone call is at fault whatever the child was doing (starting, sending); in a
+        batch, only the call the child was on, never one it had not started or had
+        finished. The rest of that batch runs again one item at a time; batches the child
+        never started run again as they were.
         """
-        batch, self.batch = self.batch, []
-        if len(batch) == 1:
-            return batch, []
-        if position is None or position >= len(batch):
-            return [], batch
-        return batch[position : position + 1], batch[:position] + batch[position + 1 :]
+        first = self.flight.popleft()
+        later = list(self.flight)
+        self.flight.clear()
+        if len(first.items) == 1:
+            blamed, rest = first.items, []
+        elif position is None or position >= len(first.items):
+            blamed, rest = [], first.items
+        else:
+            blamed = first.items[position : position + 1]
+            rest = first.items[:position] + first.items[position + 1 :]
+        for batch in reversed(later):
+            feed.retry(batch.items, alone=False)
+        feed.retry(rest, alone=True)  # first: they came before the later batches
+        return blamed
+
+    def _drain(self, done: list[tuple[int, IsolatedResult]], feed: _Feed, memory_mb: int) -> bool:
+        """Take every batch answer already sent; False when the pipe broke (the child died)."""
+        while self.flight:
+            try:
+                if not self.conn.poll():
+                    return True
+                message = self.conn.recv()
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError):
+                return False
+            outcomes, rss = message
+            batch = self.flight.popleft()
+            feed.sizer.learn([elapsed for _status, _payload, elapsed in outcomes])
+            for (index, _args), (status, payload, elapsed) in zip(
+                batch.items, outcomes, strict=False
+            ):
+                done.append((index, _result(status, payload, elapsed, memory_mb)))
+            if outcomes and outcomes[-1][0] == "memory":
+                # The child exits after a MemoryError: what it did not run goes back.
+                self.alive = False
+                feed.retry(batch.items[len(outcomes) :], alone=True)
+                for later in reversed(self.flight):
+                    feed.retry(later.items, alone=False)
+                self.flight.clear()
+                return True
+            if rss and not self.first_rss:
+                self.first_rss = rss
+            if rss and rss - self.first_rss > _RECYCLE_GROWTH_MB * _MB:
+                self.retiring = True
+        return True
 
     def collect(
         self,
         done: list[tuple[int, IsolatedResult]],
+        feed: _Feed,
         now: float,
         memory_mb: int,
-        sizer: _Sizer,
         *,
         gone: bool,
-    ) -> tuple[list[Item], bool]:
-        """Take the batch's results (or its worker's death); return (items to retry, recycle)."""
-        message = None
-        try:
-            if self.conn.poll():
-                message = self.conn.recv()
-        except (EOFError, OSError, ValueError, pickle.UnpicklingError):
-            message = None
-        if message is None:
-            return self._died(done, now, memory_mb), True
-        outcomes, rss = message
-        sizer.learn([elapsed for _status, _payload, elapsed in outcomes])
-        for (index, _args), (status, payload, elapsed) in zip(self.batch, outcomes, strict=False):
-            done.append((index, _result(status, payload, elapsed, memory_mb)))
-            if status == "memory":
-                self.alive = False  # the child exits after a MemoryError
-        rest = self.batch[len(outcomes) :]  # not run: the child stopped at a MemoryError
-        self.batch = []
-        if gone:
-            self.alive = False  # sent its results, then exited: never give it another batch
-        if rss and not self.first_rss:
-            self.first_rss = rss
-        grown = bool(rss and rss - self.first_rss > _RECYCLE_GROWTH_MB * _MB)
-        return rest, grown
-
-    def _died(
-        self, done: list[tuple[int, IsolatedResult]], now: float, memory_mb: int
-    ) -> list[Item]:
+    ) -> None:
+        """Take the answers sent; if the child died, blame the call it was on."""
+        intact = self._drain(done, feed, memory_mb)
+        if intact and not gone:
+            return
+        self.alive = False
+        if not self.flight:
+            self.process.join(5)
+            return  # it had sent everything (it exits after a MemoryError)
         why = self._death(memory_mb)  # joins the child: its mark is final
         position, start = self._position()
-        blamed, rest = self._blame(position)
-        for index, _args in blamed:
+        for index, _args in self._blame(position, feed):
             done.append((index, IsolatedResult(findings=[why], elapsed_s=now - start)))
-        return rest
 
     def overrun(
-        self, done: list[tuple[int, IsolatedResult]], now: float, timeout: float
-    ) -> list[Item]:
-        """Kill the child: the call it was on overran; return the batch's other items."""
+        self,
+        done: list[tuple[int, IsolatedResult]],
+        feed: _Feed,
+        now: float,
+        timeout: float,
+        memory_mb: int,
+    ) -> None:
+        """Kill the child: the call it was on overran; its other items run again."""
         self.kill()
+        self._drain(done, feed, memory_mb)  # answers sent just before the kill still count
+        if not self.flight:
+            return
         position, start = self._position()
         if now - start < timeout:
             position = None  # it moved on just before the kill: no call overran
-        blamed, rest = self._blame(position)
-        for index, _args in blamed:
+        for index, _args in self._blame(position, feed):
             found = finding("parse_timeout", limit=timeout)
             done.append((index, IsolatedResult(findings=[found], elapsed_s=now - start)))
-        return rest
 
     def _death(self, memory_mb: int) -> Finding:
         self.process.join(5)
