@@ -7,13 +7,15 @@ a death or an exception into findings (``parse_timeout``, ``parse_crashed``) ins
 raising, and never lose the batch: a dead worker is replaced and the other items go on.
 
 :func:`map_isolated` sends items to a worker in batches (one pipe round trip for many
-files) while keeping each item's own time budget and blame: a worker writes which item it
-is on, and since when, to a few bytes of memory shared with the parent. When a worker dies
-or overruns, the item it was on gets the finding; the rest of its batch is run again one
-item at a time, so that a second bad file costs only itself too.
+files; the next batch already waits in the pipe when a worker finishes one) while keeping
+each item's own time budget and blame: a worker writes which item it is on, and since
+when, to a few bytes of memory shared with the parent. When a worker dies or overruns, the
+item it was on gets the finding; the rest of its batch is run again one item at a time, so
+that a second bad file costs only itself too.
 
 Children come from the ``forkserver`` context where it exists (POSIX): cheap to start, no
-inherited threads or locks, and the server preloads openpyxl and python-calamine once.
+inherited threads or locks, and the server preloads python-calamine and the caller's
+module once (:func:`warm_up` starts it ahead of need).
 Elsewhere (Windows) ``spawn`` is used. The memory budget is ``RLIMIT_AS`` set in the child on
 top of what the child already maps; where ``resource`` is missing (Windows) only the time
 budget holds, and the pre-check is the guard.
@@ -134,7 +136,7 @@ def map_isolated(
     worker that dies or overruns costs only the item it was on (the rest of its batch runs
     again one item at a time) and is replaced. Workers are recycled after
     ``max_tasks_per_worker`` calls, or sooner when their memory grew, so that memory a
-    reader leaks does not pile up. ``items`` is consumed lazily (a batch at a time per
+    reader leaks does not pile up. ``items`` is consumed lazily (a batch or two ahead per
     worker). Closing the iterator early stops the workers.
     """
     total = len(items) if isinstance(items, Sized) else None
