@@ -234,6 +234,7 @@ def _validate(args) -> int:
 
 def _consolidate(args) -> int:
     from .consolidate import console_progress, consolidate, write_summary
+    from .parallel import warm_up
     from .plans import load
     from .summary import print_summary, resolve_plan
     from .tally import write_tally
@@ -243,6 +244,7 @@ def _consolidate(args) -> int:
     if missing and len(missing) == len(args.inputs):
         print("Lỗi: không tìm thấy đầu vào: " + ", ".join(missing), file=sys.stderr)
         return 2
+    warm_up()  # the reading workers start while the plan and the roster load
     plan = load(args.plan) if args.plan else resolve_plan(args.inputs)
     if plan is None:
         print("Lỗi: không xác định được kế hoạch; hãy chỉ rõ --plan.", file=sys.stderr)

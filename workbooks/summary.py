@@ -340,7 +340,6 @@ def resolve_plan(inputs: Iterable[str | os.PathLike]) -> Plan | None:
     ``PEEK_PLANS`` of them named a plan. Raises ``ThiduaError`` naming the plans when the
     inputs carry different ones. None when no workbook names a plan.
     """
-    from .intake import collect
     from .reader import embedded_plan
     from .settings import get_settings
 
@@ -348,7 +347,7 @@ def resolve_plan(inputs: Iterable[str | os.PathLike]) -> Plan | None:
     found: dict[tuple[str, str], tuple[Plan, str]] = {}
     seen = 0
     with_plan = 0
-    for src in collect(inputs).sources:
+    for src in _peek(inputs):
         if seen >= PEEK_FILES or with_plan >= PEEK_PLANS:
             break
         seen += 1
@@ -375,3 +374,25 @@ def resolve_plan(inputs: Iterable[str | os.PathLike]) -> Plan | None:
             "Hãy chỉ rõ kế hoạch bằng --plan, hoặc tổng hợp riêng từng kế hoạch."
         )
     return next(iter(found.values()))[0]
+
+
+def _peek(inputs: Iterable[str | os.PathLike]):
+    """The inputs' sources in order, lazily: a folder of 10,000 reports is not walked (nor
+    its files opened) beyond the few the plan is looked for in."""
+    from .intake import WORKBOOK_SUFFIXES, collect
+
+    likely = WORKBOOK_SUFFIXES | {".eml", ".mbox", ".msg", ".dat"}
+    for raw in inputs:
+        path = os.fsdecode(os.fspath(raw))
+        if not os.path.isdir(path):
+            yield from collect([path], hash_files=False).sources
+            continue
+        any_found = False
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if Path(name).suffix.lower() in likely and not name.startswith("~$"):
+                    any_found = True
+                    yield from collect([os.path.join(root, name)], hash_files=False).sources
+        if not any_found:  # files named otherwise: let the intake sniff them all
+            yield from collect([path], hash_files=False).sources
