@@ -142,6 +142,24 @@ class PhaseOverview:
         return self.met + self.missed
 
 
+def _once(build):
+    """Compute from a consolidation once: the tally and the console summary both ask.
+
+    Kept on the consolidation with the evaluation it came from, so a new evaluation (a
+    re-run in the same process) computes afresh."""
+
+    def cached(c: Consolidation):
+        memo = c.__dict__.setdefault("_derived", {})
+        hit = memo.get(build.__name__)
+        if hit is None or hit[0] is not c.evaluation:
+            hit = memo[build.__name__] = (c.evaluation, build(c))
+        return hit[1]
+
+    cached.__doc__, cached.__name__ = build.__doc__, build.__name__
+    return cached
+
+
+@_once
 def phase_overview(c: Consolidation) -> list[PhaseOverview]:
     """Per phase: communes reported / expected and the top unit's met / missed targets."""
     order = phase_order(c)
@@ -229,6 +247,7 @@ MISSED_ORDER_NOTE = (
 )
 
 
+@_once
 def missed_results(c: Consolidation) -> list[tuple[Result, float | None]]:
     """Every missed result with its shortfall, most serious first (see ``MISSED_ORDER_NOTE``)."""
     phases = {p: i for i, p in enumerate(phase_order(c))}
