@@ -172,7 +172,9 @@ def warm_up(func: Callable[..., Any]) -> None:
 
 
 def _context(func: Callable[..., Any]) -> multiprocessing.context.BaseContext:
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    # THIDUA_START_METHOD=spawn: what Windows gets, so that it can be tested elsewhere
+    forced = os.environ.get("THIDUA_START_METHOD") == "spawn"
+    if forced or "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     # Takes effect when the server starts (first use in this process); preloading the

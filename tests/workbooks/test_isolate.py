@@ -280,3 +280,19 @@ def test_a_worker_whose_memory_grew_is_replaced():
     pids = [r.value for _i, r in sorted(map_isolated(leak, [1, 250, 1, 1, 1, 1], workers=1))]
     assert pids[0] == pids[1], "the first two calls share a worker"
     assert pids[-1] != pids[1], "the worker that kept 250 MB was not reused"
+
+
+def test_batches_under_spawn_as_on_windows(monkeypatch):
+    """Windows has no fork server: workers are spawned, the batch mark is shared memory
+    handed over at start. A death, an overrun and an exception still cost one item each."""
+    monkeypatch.setenv("THIDUA_START_METHOD", "spawn")
+    items = squares_with({25: ("abort", None), 30: ("sleep", 60), 40: ("fail", "hỏng")})
+    results = dict(map_isolated(tagged, items, timeout_s=10.0, **ONE_BATCH))
+    assert sorted(results) == list(range(100))
+    failed = {i: flatten(r.findings) for i, r in results.items() if not r.ok}
+    assert failed == {
+        25: [("parse_crashed", None, None)],
+        30: [("parse_timeout", None, None)],
+        40: [("parse_crashed", None, None)],
+    }
+    assert all(results[i].value[0] == i * i for i in results if i not in failed)

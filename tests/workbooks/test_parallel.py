@@ -99,3 +99,17 @@ def test_progress_moves_and_reaches_the_end(reports):
     assert seen[-1] == (len(reports), len(reports))
     assert [d for d, _t in seen] == sorted(d for d, _t in seen)
     assert len(seen) >= 2
+
+
+def test_consolidate_with_spawned_workers_as_on_windows(reports, tmp_path, monkeypatch):
+    """Windows spawns its workers (no fork server): the same reads, hashes and results."""
+    forked = consolidate(reports[:8], PLAN, ROSTER, use_cache=False, workers=2)
+    monkeypatch.setenv("THIDUA_START_METHOD", "spawn")
+    spawned = consolidate(reports[:8], PLAN, ROSTER, cache_dir=tmp_path / "cache", workers=2)
+    assert [(r.status, r.unit, r.sha256) for r in spawned.inputs] == [
+        (r.status, r.unit, r.sha256) for r in forked.inputs
+    ]
+    assert {r.status for r in spawned.inputs} == {"accepted"} and spawned.fresh_reads == 8
+    assert [r.to_dict() for r in spawned.evaluation.results] == [
+        r.to_dict() for r in forked.evaluation.results
+    ]
