@@ -9,6 +9,9 @@ carries its plan on the hidden sheet ``_thidua`` (``notes/sheet-spec.md``)::
     A4 "plan_json"        B4, C4, … the plan as JSON, in chunks of 30,000 characters
     A5 "roster_json"      B5, C5, … the roster rows of the plan's scope as JSON
 
+Since template 2 the JSON is packed (``workbooks.layout.pack_state``: zlib and base64 behind
+a mark); plain JSON from template 1 is read as before.
+
 A UDF gets its plan as an argument, which may be that sheet (``_thidua!A1:Z5``), its plan
 row alone (``_thidua!B4:Z4``), a cell holding the plan id (``_thidua!B2``) or the id typed
 in (``"thanh-hoa-2024"``): :func:`plan_from_arg` accepts each. A button reads the sheet
@@ -31,6 +34,7 @@ from logic.errors import PlanError, RosterError, ThiduaError
 from logic.plan import Plan, load_plan
 from logic.roster import Roster
 from logic.text import clean_text, fold
+from workbooks.layout import STATE_PACKED, unpack_state
 
 from ._bundled import PLANS
 
@@ -136,7 +140,7 @@ def plan_from_arg(value: Any, *, roster: bool = True) -> tuple[Plan, Roster | No
         return state.plan(), state.roster() if roster else None
     for row in rows:
         text = "".join(v for v in row if isinstance(v, str))
-        if text.lstrip().startswith("{"):
+        if text.lstrip().startswith(("{", STATE_PACKED)):
             return _plan_from_json(text), None
     first = next((v for v in cells if isinstance(v, str)), None)
     if first is None:
@@ -167,7 +171,7 @@ def plan_id_in_grid(grid: Any) -> str | None:
 @lru_cache(maxsize=16)
 def _plan_from_json(text: str) -> Plan:
     try:
-        data = json.loads(text)
+        data = json.loads(unpack_state(text))
     except ValueError:
         raise StateError(
             f"Kế hoạch lưu trong trang {STATE_SHEET} bị hỏng (không đọc được). "
@@ -184,7 +188,7 @@ def _plan_from_json(text: str) -> Plan:
 @lru_cache(maxsize=8)
 def _roster_from_json(text: str) -> Roster:
     try:
-        rows = json.loads(text)
+        rows = json.loads(unpack_state(text))
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ValueError
         return Roster.from_rows(_rooted(rows))

@@ -50,6 +50,7 @@ from logic.text import (
     looks_like_legacy,
 )
 
+from .layout import unpack_state
 from .locate import Located, a1, locate
 from .precheck import CheckedWorkbook, precheck
 from .settings import Settings, get_settings
@@ -244,7 +245,7 @@ class _Meta:
 @lru_cache(maxsize=8)
 def _plan_from_json(text: str) -> Plan | None:
     try:
-        return load_plan(json.loads(text))
+        return load_plan(json.loads(unpack_state(text)))
     except (ThiduaError, ValueError, TypeError):
         return None
 
@@ -252,7 +253,7 @@ def _plan_from_json(text: str) -> Plan | None:
 @lru_cache(maxsize=8)
 def _roster_from_json(text: str) -> Roster | None:
     try:
-        return Roster.from_rows(json.loads(text))
+        return Roster.from_rows(json.loads(unpack_state(text)))
     except (ThiduaError, ValueError, TypeError, AttributeError):
         return None
 

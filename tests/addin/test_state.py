@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import zlib
 
 import pytest
 
@@ -62,6 +64,9 @@ def test_a_report_sheet_names_its_plan(template, grid_of):
     assert plan_id_in_grid([["Tên đơn vị:", "Xã A"]]) is None
 
 
+BOMB = "zlib+base64:" + base64.b64encode(zlib.compress(b"[" + b" " * 64 * 2**20)).decode()
+
+
 @pytest.mark.parametrize(
     ("arg", "message"),
     [
@@ -70,6 +75,13 @@ def test_a_report_sheet_names_its_plan(template, grid_of):
         ([["ha-noi-2030"]], "Không có kế hoạch có sẵn mã “ha-noi-2030”. Các kế hoạch có sẵn: "),
         ([["plan_json", "{không phải json"]], "Kế hoạch lưu trong trang _thidua bị hỏng"),
         ([["plan_json", '{"id": "x"}']], "Kế hoạch không hợp lệ (_thidua)"),
+        # a packed plan cut short (a cell lost its end), and one that would inflate to 64 MB
+        (
+            [["plan_json", "zlib+base64:eJyrVspMUbJSUKpQqg=="]],
+            "Kế hoạch lưu trong trang _thidua bị hỏng",
+        ),
+        ([["plan_json", BOMB]], "Kế hoạch lưu trong trang _thidua bị hỏng"),
+        ([["plan_id", PLAN_ID], ["roster_json", BOMB]], "Danh mục đơn vị lưu trong trang"),
         ([["plan_id", PLAN_ID], ["roster_json", "[1, 2]"]], "Danh mục đơn vị lưu trong trang"),
     ],
 )

@@ -18,8 +18,9 @@ from logic.findings import flatten
 from logic.text import clean_text, to_tcvn3, to_vni
 from tests import hostile
 from workbooks.feedback import write_feedback
+from workbooks.layout import unpack_state
 from workbooks.plans import load
-from workbooks.reader import read_workbook
+from workbooks.reader import embedded_plan, read_workbook
 from workbooks.rosters import load_roster
 from workbooks.template import write_template
 
@@ -133,6 +134,29 @@ def test_embedded_plan_and_roster(filled):
     s = only_sheet(result)
     assert result.plan_id == "thanh-hoa-2024"
     assert (s.unit, s.level, s.findings) == ("14755", "commune", [])
+
+
+def test_a_report_from_a_template_1_workbook_carries_plain_json(filled, tmp_path):
+    """Templates sent out before template 2 carry the plan and roster as plain JSON."""
+
+    def plain(wb, ws):
+        state = wb["_thidua"]
+        state["B1"] = "1"
+        for row in (4, 5):
+            cells = [c for c in state[row][1:] if isinstance(c.value, str)]
+            text = unpack_state("".join(c.value for c in cells))
+            for c in cells:
+                c.value = None
+            for k in range(0, len(text), 30_000):
+                state.cell(row, 2 + k // 30_000, text[k : k + 30_000])
+
+    path = edit(filled, tmp_path / "v1.xlsx", plain)
+    state = openpyxl.load_workbook(path)["_thidua"]
+    assert state["B4"].value.startswith('{"id":"thanh-hoa-2024"')
+    result = read_workbook(path, name="v1.xlsx", plan=None, roster=None)
+    assert result.plan_id == "thanh-hoa-2024"
+    assert (only_sheet(result).unit, only_sheet(result).findings) == ("14755", [])
+    assert embedded_plan(path.read_bytes())[1] == load("thanh-hoa-2024")
 
 
 def test_findings_carry_the_location(filled, plan, roster, tmp_path):

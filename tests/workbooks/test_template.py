@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import itertools
 import json
+import os
 import zipfile
+import zlib
 
 import openpyxl
 import pytest
@@ -15,7 +18,14 @@ from logic.errors import RosterError, ThiduaError
 from logic.plan import load_plan
 from logic.roster import Roster, Unit
 from logic.targets import target_text
-from workbooks.layout import COLUMNS, HEADER_ROW, report_layout
+from workbooks.layout import (
+    COLUMNS,
+    HEADER_ROW,
+    STATE_PACKED,
+    report_layout,
+    state_layout,
+    unpack_state,
+)
 from workbooks.plans import load, plan_to_dict
 from workbooks.rosters import load_roster
 from workbooks.template import build_workbook, template_name, write_all, write_template
@@ -251,7 +261,7 @@ def test_instructions_sheet(book, plan):
 
 def test_hidden_sheet_carries_plan_and_roster(book, plan, roster):
     s = book["_thidua"]
-    assert (s["A1"].value, s["B1"].value) == ("thidua-template", "1")
+    assert (s["A1"].value, s["B1"].value) == ("thidua-template", "2")
     assert (s["A2"].value, s["B2"].value) == ("plan_id", "thanh-hoa-2024")
     assert (s["A3"].value, s["B3"].value) == ("plan_version", "1")
 
@@ -259,15 +269,32 @@ def test_hidden_sheet_carries_plan_and_roster(book, plan, roster):
         assert s.cell(row, 1).value in ("plan_json", "roster_json")
         parts = [s.cell(row, c).value for c in range(2, s.max_column + 1)]
         assert all(len(p) <= 30_000 for p in parts if p)
-        return "".join(p for p in parts if p)
+        packed = "".join(p for p in parts if p)
+        assert packed.startswith(STATE_PACKED)
+        return unpack_state(packed)
 
     assert load_plan(json.loads(joined(4))) == plan
     assert json.loads(joined(4)) == plan_to_dict(plan, json_safe=True)
     rows = json.loads(joined(5))
-    assert len(joined(5)) > 30_000  # really split over cells
     carried = Roster.from_rows(rows)
     assert carried.find(UNIT).name == "Phường Hàm Rồng"
     assert len(carried) == len(roster)  # the scope is the whole province
+    # what Excel moves into the shared strings on saving stays small (plain: 8 times more)
+    packed = sum(len(c.value) for row in s.iter_rows(min_row=4) for c in row[1:] if c.value)
+    assert packed * 5 < len(joined(4)) + len(joined(5))
+
+
+def test_packed_state_splits_over_cells_and_refuses_bombs(plan):
+    noise = os.urandom(40_000).hex()  # does not compress: 80,000 characters packed
+    cells = state_layout(plan, "{}", noise).cells
+    row5 = sorted((c.col, c.value) for c in cells if c.row == 5 and c.col > 1)
+    assert len(row5) == 3 and all(len(v) <= 30_000 for _, v in row5)
+    assert unpack_state("".join(v for _, v in row5)) == noise
+    assert unpack_state('{"id": "x"}') == '{"id": "x"}'  # template 1 wrote plain JSON
+    bomb = STATE_PACKED + base64.b64encode(zlib.compress(b" " * (64 * 2**20))).decode()
+    for broken in (bomb, STATE_PACKED + "không phải base64", STATE_PACKED + "AAAA"):
+        with pytest.raises(ValueError):
+            unpack_state(broken)
 
 
 def test_values_fill_inputs_and_text_stays_text(plan, roster, tmp_path):
@@ -423,11 +450,14 @@ def test_the_carried_roster_stands_alone_for_a_district_scope(tmp_path):
     unit = roster.scoped_tree(plan.phase("1").end, plan.scope).communes_under(plan.scope)[0]
     path = write_template(plan, roster, unit, "1", tmp_path / "ub.xlsx")
     state = openpyxl.load_workbook(path)["_thidua"]
-    text = "".join(c.value or "" for c in state[5][1:] if isinstance(c.value, str))
+    text = unpack_state("".join(c.value or "" for c in state[5][1:] if isinstance(c.value, str)))
     carried = Roster.from_rows(json.loads(text))  # raises if a parent is missing
     after = carried.scoped_tree(plan.phase("2").end, plan.scope)
-    assert sorted(after.unit(c).name for c in after.communes_under(plan.scope)) == \
-        ["Phường Uông Bí", "Phường Vàng Danh", "Phường Yên Tử"]
+    assert sorted(after.unit(c).name for c in after.communes_under(plan.scope)) == [
+        "Phường Uông Bí",
+        "Phường Vàng Danh",
+        "Phường Yên Tử",
+    ]
 
 
 def test_a_national_plan_carries_only_the_units_province(tmp_path):
@@ -437,12 +467,15 @@ def test_a_national_plan_carries_only_the_units_province(tmp_path):
     from workbooks.plans import load
 
     plan = load("thanh-hoa-2024").model_copy(update={"scope": None, "roster": None})
-    units = [Unit("38", "Tỉnh Thanh Hóa", "province"), Unit("40", "Tỉnh Nghệ An", "province"),
-             Unit("380", "Thành phố Thanh Hóa", "district", "38"),
-             Unit("412", "Thành phố Vinh", "district", "40"),
-             Unit("14755", "Phường Hàm Rồng", "commune", "380"),
-             Unit("16666", "Phường Hưng Bình", "commune", "412")]
+    units = [
+        Unit("38", "Tỉnh Thanh Hóa", "province"),
+        Unit("40", "Tỉnh Nghệ An", "province"),
+        Unit("380", "Thành phố Thanh Hóa", "district", "38"),
+        Unit("412", "Thành phố Vinh", "district", "40"),
+        Unit("14755", "Phường Hàm Rồng", "commune", "380"),
+        Unit("16666", "Phường Hưng Bình", "commune", "412"),
+    ]
     path = write_template(plan, Roster(units), "14755", "1", tmp_path / "a.xlsx")
     state = openpyxl.load_workbook(path)["_thidua"]
-    text = "".join(c.value or "" for c in state[5][1:] if isinstance(c.value, str))
+    text = unpack_state("".join(c.value or "" for c in state[5][1:] if isinstance(c.value, str)))
     assert sorted(r["code"] for r in json.loads(text)) == ["14755", "38", "380"]
