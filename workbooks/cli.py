@@ -233,6 +233,31 @@ def _validate(args) -> int:
 
 
 def _consolidate(args) -> int:
+    with _few_gc_passes():
+        return _consolidate_in(args)
+
+
+@contextlib.contextmanager
+def _few_gc_passes():
+    """Fewer passes of the cyclic garbage collector while a batch builds its results.
+
+    At national scale each full pass walks every read, finding and result kept so far,
+    which hold next to no cycles: 1.3 s of an 18 s run. What exists before the batch
+    (modules, plan, roster) is frozen out of the passes altogether.
+    """
+    import gc
+
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
+def _consolidate_in(args) -> int:
     from .consolidate import console_progress, consolidate, write_summary
     from .parallel import warm_up
     from .plans import load
