@@ -93,6 +93,7 @@ class CheckedWorkbook:
     _token: object = field(default=None, repr=False)
     readable: frozenset[str] | None = None
     _members: Mapping[str, _Member] = field(default_factory=dict, repr=False)
+    _unmeasured: frozenset[str] = frozenset()  # sheet parts no reader may open
 
     def __post_init__(self) -> None:
         if self._token is not _TOKEN:
@@ -106,7 +107,8 @@ class CheckedWorkbook:
         """
         from python_calamine import CalamineWorkbook
 
-        book = CalamineWorkbook.from_filelike(io.BytesIO(self.data))
+        source = _slim_package(self.data, self._members, self._unmeasured) or self.data
+        book = CalamineWorkbook.from_filelike(io.BytesIO(source))
         return book if self.readable is None else _CheckedCalamine(book, self.readable)
 
     def open_openpyxl(self, *, read_only: bool = True, data_only: bool = True) -> Any:
@@ -309,6 +311,7 @@ def _seal(result: Precheck, data: bytes, name: str, check: _Check) -> Precheck:
             _TOKEN,
             readable=result.readable,
             _members=check.members,
+            _unmeasured=frozenset(check.unmeasured),
         )
     return result
 
@@ -332,6 +335,7 @@ class _Check:
         self.extents: dict[str, tuple[int, int]] = {}
         self.readable: frozenset[str] | None = None
         self.members: dict[str, _Member] = {}  # of an OOXML package, for CheckedWorkbook.part
+        self.unmeasured: set[str] = set()  # sheet parts not measured (``wanted`` said no)
         self.legacy_xls = False  # an encrypted .xls (RC4/XOR), not an encrypted OOXML
         self._counts: dict[str, int] = {}
 
@@ -533,6 +537,7 @@ class _Check:
             read = {n for n in plain if wanted(n)}
             skipped = {plain[n] for n in plain if n not in read} - {plain[n] for n in read}
             self.readable = frozenset(n for n, part in plain.items() if part not in skipped)
+            self.unmeasured = skipped
         for n in candidates:
             if n in skipped:
                 continue  # a sheet no reader will open (self.readable): not measured
@@ -762,6 +767,51 @@ class _Member:
         self.head = b""
         if not keep:
             self.content = None
+
+
+_LOCAL = struct.Struct("<4s5H3L2H")  # zipfile.structFileHeader
+_CENTRAL_OUT = struct.Struct("<4s6H3L5H2L")  # a central directory entry, as written here
+_END = struct.Struct("<4s4H2LH")
+
+
+def _slim_package(
+    data: bytes, members: Mapping[str, _Member], unmeasured: frozenset[str]
+) -> bytes | None:
+    """The checked package rebuilt for a reader: every part but the sheets not measured,
+    the parts the pre-check inflated stored as inflated (not inflated a second time), the
+    others as they were compressed. None when there are no members (not an OOXML package).
+
+    A reader of this archive can open no part the pre-check did not measure, and reads the
+    very bytes the pre-check scanned.
+    """
+    if not members:
+        return None
+    body: list[bytes] = []
+    central: list[bytes] = []
+    offset = 0
+    for name, m in members.items():
+        if name in unmeasured:
+            continue
+        info = m.info
+        content = m.content
+        if content is not None and len(content) == info.file_size:
+            method, payload = zipfile.ZIP_STORED, content
+        else:  # not inflated (or not whole): as stored in the input
+            method = info.compress_type
+            payload = data[m.start : m.start + info.compress_size]
+        raw = name.encode()
+        flags = 0 if raw.isascii() else 0x800
+        size = len(payload)
+        # flags, method, time, date (1980-01-01), CRC, sizes, name length
+        common = (flags, method, 0, 0x21, info.CRC, size, info.file_size, len(raw))
+        body += (_LOCAL.pack(b"PK\x03\x04", 20, *common, 0), raw, payload)
+        central.append(_CENTRAL_OUT.pack(b"PK\x01\x02", 20, 20, *common, 0, 0, 0, 0, 0, offset))
+        central.append(raw)
+        offset += _LOCAL.size + len(raw) + size
+    count = len(central) // 2
+    size = sum(map(len, central))
+    central.append(_END.pack(b"PK\x05\x06", 0, 0, count, count, size, offset, 0))
+    return b"".join(body + central)  # one copy of the parts: they can weigh megabytes
 
 
 # Reports of one campaign come from one template: most parts of a package (content types,

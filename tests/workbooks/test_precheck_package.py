@@ -1,0 +1,92 @@
+"""What python-calamine is handed after the pre-check: the checked parts only, and the very
+bytes the pre-check scanned (the parts it inflated are not inflated a second time)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from python_calamine import SheetVisibleEnum
+
+from tests.hostile import sheet_xml, write_zip, xlsx_parts
+from workbooks.isolate import run_isolated
+from workbooks.precheck import precheck
+
+FAR = [("A1", "Hướng dẫn"), ("XFD1048576", 1)]
+
+
+def two_sheets(tmp_path: Path, report: str | None = None) -> Path:
+    """A report and an instructions sheet holding a cell no reader survives."""
+    report = report or sheet_xml([("A1", "Mã"), ("B2", 5)])
+    parts = xlsx_parts({"Báo cáo": report, "Hướng dẫn": sheet_xml(FAR)})
+    return write_zip(tmp_path / "x.xlsx", parts)
+
+
+def report_only(sheet: str) -> bool:
+    return sheet != "Hướng dẫn"
+
+
+def bypass_the_guard(path: str) -> str:
+    """In a child: ask calamine itself (not the checked wrapper) for the unmeasured sheet."""
+    result = precheck(Path(path).read_bytes(), "x.xlsx", sheets=report_only)
+    book = result.workbook.open_calamine()
+    raw = book._book  # the CalamineWorkbook behind the wrapper
+    try:
+        raw.get_sheet_by_name("Hướng dẫn").to_python()
+    except Exception as e:  # the part is not in the package calamine was given
+        return type(e).__name__
+    return "read"
+
+
+def test_calamine_is_not_even_given_a_sheet_not_measured(tmp_path):
+    # had the far cell reached calamine, the child would have been aborted
+    result = run_isolated(bypass_the_guard, str(two_sheets(tmp_path)))
+    assert (result.findings, result.value) == ([], "WorksheetNotFound")
+
+
+def test_calamine_reads_the_checked_sheet_and_lists_every_sheet(tmp_path):
+    result = precheck(two_sheets(tmp_path).read_bytes(), "x.xlsx", sheets=report_only)
+    book = result.workbook.open_calamine()
+    assert book.sheet_names == ["Báo cáo", "Hướng dẫn"]
+    visible = SheetVisibleEnum.Visible
+    assert [m.visible == visible for m in book.sheets_metadata] == [True, True]
+    assert book.get_sheet_by_name("Báo cáo").to_python() == [["Mã", ""], ["", 5.0]]
+
+
+def test_a_sheet_cut_short_is_not_handed_on_as_whole(tmp_path):
+    # a deflate stream that ends early: calamine gets the stream as it is, and fails on it
+    cells = [(f"A{i}", f"giá trị {i}") for i in range(1, 400)]
+    path = two_sheets(tmp_path, sheet_xml(cells))
+    data = path.read_bytes()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = zf.getinfo("xl/worksheets/sheet1.xml")
+    start = info.header_offset + 30 + len(info.filename)
+    damaged = bytearray(data)
+    cut = start + info.compress_size // 2
+    damaged[cut : start + info.compress_size] = bytes(start + info.compress_size - cut)
+    result = precheck(bytes(damaged), "x.xlsx", sheets=report_only)
+    # the pre-check measured what inflates of it (a reader cannot see more) and let it by
+    assert result.ok and result.sheet_extents["Báo cáo"][0] < 399
+    book = result.workbook.open_calamine()
+    with pytest.raises(Exception, match="deflate"):  # never half a sheet read as whole
+        book.get_sheet_by_name("Báo cáo").to_python()
+
+
+def test_the_package_holds_every_other_part_unchanged(tmp_path):
+    path = two_sheets(tmp_path)
+    data = path.read_bytes()
+    result = precheck(data, "x.xlsx", sheets=report_only)
+    book = result.workbook
+    from workbooks.precheck import _slim_package
+
+    slim = _slim_package(book.data, book._members, book._unmeasured)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf, zipfile.ZipFile(io.BytesIO(slim)) as out:
+        assert out.testzip() is None  # every CRC as the input declared it
+        kept = {i.filename: i for i in out.infolist()}
+        assert set(kept) == set(zf.namelist()) - {"xl/worksheets/sheet2.xml"}
+        for name in kept:
+            assert out.read(name) == zf.read(name), name
+        # the measured sheet was inflated by the pre-check: stored, not compressed again
+        assert kept["xl/worksheets/sheet1.xml"].compress_type == zipfile.ZIP_STORED
