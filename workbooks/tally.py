@@ -46,10 +46,10 @@ at a time from the consolidation and compressed as they come.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import gc
-import io
 import math
 import os
 import queue
@@ -57,6 +57,7 @@ import re
 import threading
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -64,13 +65,6 @@ from operator import getitem
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
-
-from openpyxl import Workbook
-from openpyxl.cell import Cell
-from openpyxl.chart import BarChart, Reference
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.styles.differential import DifferentialStyle
-from openpyxl.utils import get_column_letter
 
 from logic.aggregate import ALL_PHASES, Result
 from logic.numbers import format_vn
@@ -128,41 +122,28 @@ _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 
 # --- styles ---------------------------------------------------------------------------
 
-_THIN = Side(style="thin", color="000000")
-_BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 HEADER_FILL = "DDEBF7"
 
 
-def _spec(
-    size: float = 11,
-    *,
-    bold: bool = False,
-    italic: bool = False,
-    underline: bool = False,
-    h: str = "left",
-    v: str = "center",
-    wrap: bool = False,
-    border: bool = True,
-    fill: str | None = None,
-    fmt: str = "General",
-) -> dict[str, Any]:
-    return {
-        "font": Font(
-            name=FONT,
-            size=size,
-            bold=bold,
-            italic=italic,
-            underline="single" if underline else None,
-        ),
-        "align": Alignment(horizontal=h, vertical=v, wrap_text=wrap),
-        "border": _BORDER if border else None,
-        "fill": PatternFill(fill_type="solid", start_color=fill, end_color=fill) if fill else None,
-        "fmt": fmt,
-    }
+@dataclass(frozen=True)
+class _Spec:
+    """A cell format: font (Times New Roman), alignment, thin border, solid fill, number format."""
+
+    size: float = 11
+    bold: bool = False
+    italic: bool = False
+    underline: bool = False
+    h: str = "left"
+    v: str = "center"
+    wrap: bool = False
+    border: bool = True
+    fill: str | None = None
+    fmt: str = "General"
 
 
-_STYLES: dict[str, dict[str, Any]] = {
-    # header block (openpyxl cells)
+_spec = _Spec
+_STYLES: dict[str, _Spec] = {
+    # header block
     "issuer": _spec(12, h="center", wrap=True, border=False),
     "unit": _spec(12, bold=True, h="center", wrap=True, border=False),
     "motto": _spec(12, bold=True, h="center", border=False),
@@ -202,31 +183,28 @@ _STATUS_COLOURS = {
     "Lỗi": ("9C0006", "FFC7CE"),
     "Cảnh báo": ("7F6000", "FFEB9C"),
 }
+#: Built-in number formats (ECMA-376 18.8.30) among those used: no ``<numFmt>`` of their own.
+_BUILTIN_FORMATS = {"General": 0, "#,##0": 3, "@": 49}
 
 
 class _Styles:
-    """Cell-format ids (``s="…"``) and conditional-format ids (``dxfId``) of the workbook.
+    """Cell-format ids (``s="…"``), conditional-format ids (``dxfId``) and the stylesheet.
 
-    Registered in the openpyxl frame workbook, whose stylesheet is the package's.
+    The stylesheet is the one openpyxl writes for these formats, byte for byte (a test
+    compares): same order of fonts, fills, borders, number formats and cell formats, equal
+    formats sharing one id. Written here so that a tally does not import openpyxl (and
+    numpy through it: half a second of every ``thidua consolidate``).
     """
 
-    def __init__(self, wb: Workbook):
-        self._wb = wb
-        self._ws = wb.worksheets[0]
+    def __init__(self) -> None:
         self._ids: dict[tuple[str, bool], int] = {}
+        self._xfs: dict[tuple, int] = {(0, 0, 0, 0, None, False): 0}
+        self._fonts: dict[tuple, int] = {None: 0}  # 0: the default font (Calibri 11)
+        self._fills: dict[str | None, int] = {None: 0, "gray125": 1}
+        self._formats: dict[str, int] = dict(_BUILTIN_FORMATS)
+        self._custom: list[str] = []
         self._dxfs: dict[tuple[str, str], int] = {}
         self._frozen = False
-
-    @staticmethod
-    def apply(cell: Any, key: str) -> None:
-        spec = _STYLES[key]
-        cell.font = spec["font"]
-        cell.alignment = spec["align"]
-        if spec["border"] is not None:
-            cell.border = spec["border"]
-        if spec["fill"] is not None:
-            cell.fill = spec["fill"]
-        cell.number_format = spec["fmt"]
 
     def register_all(self) -> None:
         """Register every style before the workbook's stylesheet is written."""
@@ -241,11 +219,15 @@ class _Styles:
         if sid is None:
             if self._frozen:
                 raise KeyError(f"style {key!r} registered after the stylesheet was written")
-            cell = Cell(self._ws)  # detached: only registers the format in the workbook
-            self.apply(cell, key)
-            if quote:
-                cell.quotePrefix = True
-            sid = self._ids[k] = cell.style_id
+            s = _STYLES[key]
+            font = self._fonts.setdefault((s.size, s.bold, s.italic, s.underline), len(self._fonts))
+            fill = self._fills.setdefault(s.fill, len(self._fills)) if s.fill else 0
+            fmt = self._formats.get(s.fmt)
+            if fmt is None:
+                fmt = self._formats[s.fmt] = 164 + len(self._custom)
+                self._custom.append(s.fmt)
+            xf = (fmt, font, fill, int(s.border), (s.h, s.v, s.wrap), quote)
+            sid = self._ids[k] = self._xfs.setdefault(xf, len(self._xfs))
         return sid
 
     def dxf(self, font: str, fill: str) -> int:
@@ -255,12 +237,113 @@ class _Styles:
         if hit is None:
             if self._frozen:
                 raise KeyError(f"format {k!r} registered after the stylesheet was written")
-            style = DifferentialStyle(
-                font=Font(color=font),
-                fill=PatternFill(fill_type="solid", start_color=fill, end_color=fill),
-            )
-            hit = self._dxfs[k] = self._wb._differential_styles.add(style)
+            hit = self._dxfs[k] = len(self._dxfs)
         return hit
+
+    def xml(self) -> str:
+        """``xl/styles.xml``, as openpyxl writes it."""
+        fmts = "".join(
+            f'<numFmt numFmtId="{i}" formatCode="{escape(f, _ATTR)}" />'
+            for i, f in enumerate(self._custom, 164)
+        )
+        fonts = [_DEFAULT_FONT]
+        for size, bold, italic, underline in list(self._fonts)[1:]:
+            b = '<b val="1" />' if bold else ""
+            i = '<i val="1" />' if italic else ""
+            u = '<u val="single" />' if underline else ""
+            fonts.append(f'<font><name val="{FONT}" />{b}{i}<sz val="{size:g}" />{u}</font>')
+        fills = [
+            "<fill><patternFill /></fill>",
+            '<fill><patternFill patternType="gray125" /></fill>',
+        ]
+        fills += [_solid_fill(f) for f in list(self._fills)[2:]]
+        xfs = []
+        for fmt, font, fill, border, align, quote in self._xfs:
+            head = f'<xf numFmtId="{fmt}" fontId="{font}" fillId="{fill}" borderId="{border}" '
+            tail = f'pivotButton="0" quotePrefix="{int(quote)}" xfId="0"'
+            if align is None:
+                xfs.append(f"{head}{tail} />")
+                continue
+            h, v, wrap = align
+            wrapped = ' wrapText="1"' if wrap else ""
+            xfs.append(
+                f'{head}applyAlignment="1" {tail}><alignment horizontal="{h}" vertical="{v}"'
+                f"{wrapped} /></xf>"
+            )
+        dxfs = "".join(
+            f'<dxf><font><color rgb="00{font}" /></font>{_solid_fill(fill)}</dxf>'
+            for font, fill in self._dxfs
+        )
+        return (
+            f'<styleSheet xmlns="{_NS_MAIN}"><numFmts count="{len(self._custom)}">{fmts}'
+            f'</numFmts><fonts count="{len(fonts)}">{"".join(fonts)}</fonts>'
+            f'<fills count="{len(fills)}">{"".join(fills)}</fills><borders count="2">'
+            "<border><left /><right /><top /><bottom /><diagonal /></border><border>"
+            + "".join(
+                f'<{side} style="thin"><color rgb="00000000" /></{side}>'
+                for side in ("left", "right", "top", "bottom")
+            )
+            + '</border></borders><cellStyleXfs count="1"><xf numFmtId="0" fontId="0" '
+            f'fillId="0" borderId="0" /></cellStyleXfs><cellXfs count="{len(xfs)}">'
+            f'{"".join(xfs)}</cellXfs><cellStyles count="1"><cellStyle name="Normal" '
+            f'xfId="0" builtinId="0" hidden="0" /></cellStyles><dxfs count="{len(self._dxfs)}">'
+            f'{dxfs}</dxfs><tableStyles count="0" defaultTableStyle="TableStyleMedium9" '
+            'defaultPivotStyle="PivotStyleLight16" /><colors><indexedColors>'
+            + "".join(f'<rgbColor rgb="00{c}" />' for c in _INDEXED_COLOURS.split())
+            + "</indexedColors></colors></styleSheet>"
+        )
+
+
+def _solid_fill(colour: str) -> str:
+    return (
+        f'<fill><patternFill patternType="solid"><fgColor rgb="00{colour}" />'
+        f'<bgColor rgb="00{colour}" /></patternFill></fill>'
+    )
+
+
+_DEFAULT_FONT = (
+    '<font><name val="Calibri" /><family val="2" /><color theme="1" /><sz val="11" />'
+    '<scheme val="minor" /></font>'
+)
+#: The legacy palette (ECMA-376 18.8.27) that openpyxl writes into every stylesheet.
+_INDEXED_COLOURS = """
+    000000 FFFFFF FF0000 00FF00 0000FF FFFF00 FF00FF 00FFFF 000000 FFFFFF FF0000 00FF00
+    0000FF FFFF00 FF00FF 00FFFF 800000 008000 000080 808000 800080 008080 C0C0C0 808080
+    9999FF 993366 FFFFCC CCFFFF 660066 FF8080 0066CC CCCCFF 000080 FF00FF FFFF00 00FFFF
+    800080 800000 008080 0000FF 00CCFF CCFFFF CCFFCC FFFF99 99CCFF FF99CC CC99FF FFCC99
+    3366FF 33CCCC 99CC00 FFCC00 FF9900 FF6600 666699 969696 003366 339966 003300 333300
+    993300 993366 333399 333333
+"""
+
+
+#: ``xl/theme/theme1.xml``: the Office theme as openpyxl writes it (``openpyxl.writer.theme``),
+#: zlib-compressed (a test compares).
+_THEME = (
+    "eNrtWltz2jgUfu+v0Hhn9m2LjW0CbWkn5tJ227SZhO1OH4URWI1seSSRhH+/RzYQyzaGdkmT7oYHjCV937no6BzJ"
+    "5tWb25ihayIk5Unfcp7b1pvXz17hFyoiMUHQmcgXuG9FSqUvWi0ZQjOWz3lKEuibcxFjBbdi0ZoJfEOTRcxabdvu"
+    "tGJMEwslOCZ96/N8TkOCJprSev0MoQ3/iMFXoqRuy1pDJi7DTHIRaeX92YjZlbO5y+7lSg6YQNeY9S2QP+M3E3Kr"
+    "LMSwVNDRt+zsY7W2HC2DBCiY2kdZoBtnH5OuQJBp2DbpxGK65XPGXu9kWNambWjTAB+NRoORU5ZehOMwBI86uym8"
+    "cdcJShqUQFuaBk0Gtm97tTRVbdzdNL0gCPxeHY1bofF203TtjnfarqPxKjR+g2+C08GgU0fjV2g6u2nGJ72OV0vT"
+    "KdBEjCZXu0l01JYDzYAAYM7Zu2aWLrB0S9FvonTLdtltF+KcJ2rPSozxNy7GMM6QzrCiCVKrlMxxCLgBjqeC4jsN"
+    "slEEF4aU+kK5u0+rhWQoaKr61p8phhRzN/b3327H4/bwZXZ13Zco/2HrBtcOvPX1JL8O3Px6On7ZJOQdThYlIUFv"
+    "6Gjs4MSzMyGng1EmJPAdfx+ZLJH5QTfQWG/su/uwqoTt+EEm92SYG9np2CN97Z0OvUauU4GnRa4JjYlEn8gNuuAx"
+    "OLVJDTIVPwidRJgaUBwBpAkxUpGB+LTCrBEQEHO2vgjI342It8tvhj2XkVgq2oT4EMUG4oxzFnDRbPsHrUbR9mWy"
+    "2KOXWBYBFxhfN6o1KMXWaJnC8qWNQgYRMUw5ZxBkeEESopDu41eENOG/UmrMzxkNBZd8rtBXigJMmx05oVNVj35H"
+    "Y5joFd4TTYZHz76ggLNGgUNybUJgbWPWKIQwYxbe4qXCcbNVOGZFyEesokZDLlciNCZOKgimBWEcjWZEykbwZ7Ey"
+    "TPqAIbM3R9YZW8UmRCh61Qj5iDkvQob8ahDhOG22iyZREfReXsFKweicq2b9uLmG9T1MLE72R9QXStQPJqe/6CKq"
+    "D0bdsxRmCa3UPl0PaXJQPWQUCuJTPXzM9fAUdizse6rgXsB/tPYN8TI5J7DOn0rfU+l7Kn2PqPTtzUjfWfDM4pYf"
+    "IzdHxLtTY7zv0DinjF2qFSMfpVknJdg5G0PvXWvenvFtz7NpBD8Ns1q1WEAuBM4akeDqb6qiywinoJNjlSQspKHL"
+    "thWlXMIx3DK7ditVHpc/5qLg8myQbz6GMvmwOuOzfJxr1w/MDN3ILanb0vruNMHVoo9lhnvyUGY4OeOR7HD8A+3w"
+    "j2BH3lIKM705hK0h5DvQptPOrYPliRmZ6TAtBfkmnB9fjMsIz8g6yJ3DvOq4x46O7r8PjoIdPfeh7DhGlBcN8Q41"
+    "xH+QMLf3hXlWaWqKhqZNaisJS9ANGO63fQuFOO1bcziDwc84BXlSF1jMFknfCpUoL5PaInS480uu3+HRkuPtumE7"
+    "3b6j3GW0qZBqiGWUE2ejyt5lSY2r2r6np+R+fdW6byvcrvOrWpHf1UQ4mc9JqGqjvNBVEp331OV7vlREXEazGzRl"
+    "S3GBwTtevhxnVMKWsL25EZDJvfVKNStLfWYqv7eoSWD5mxOWRnhdV7u7801OV10RW/3Ls1Bj8l1zyUf35Tv3J/rO"
+    "f/LdY/XdOneQhLiziiNCOBUJjHRy6FtcqIhDuUsjGo4FHKbqTAQvIEhm2gGI6Tf02jPkulQ4t+/xMv6KWAYHOnVB"
+    "F0hQKMIqEoScq7W/v0+q067d1mcJbC2kkiGrvtAeSmvcMyXXhE10Mu/oabJQtClO1bxr4HcEbKnZzK3Txfh/exb1"
+    "7J94+DFM8I55hvOaznCFjVjvoaw98ma+feC0tf173MynWEVIf8F+ioqQEativt6vT/gFrDu0ffCBIJv80V2n9m3j"
+    "FHzUrVqlZWsRv8oJ+C4ku/av/HikEGvuobFm248y1vyaUPN/NNJ0W129yA6nceEpqG6o/LNN74Cm30DDIZnjJVOy"
+    "tW4lt0rgwea/N8AKHVuG18/+AeWiX+A="
+)
 
 
 # --- the streamed part ----------------------------------------------------------------
@@ -371,7 +454,7 @@ class _Cells:
 
     def __init__(self, keys: Sequence[str], styles: _Styles, sst: _SharedStrings):
         n = len(keys)
-        letters = [get_column_letter(i + 1) for i in range(n)]
+        letters = [_column_letter(i + 1) for i in range(n)]
         self.keys = list(keys)
         self.letters = letters
         self.prefixes = [f'<c r="{x}' for x in letters]
@@ -585,7 +668,7 @@ class _Sheet:
             1: min(15 * issuer_lines + 3, 80),
             6: 18 * min(3, max(1, math.ceil(len(lines[0]) / (ncols * 11)))) if lines else None,
         }
-        L = get_column_letter
+        L = _column_letter
         for r, cells in rows.items():
             styles = ["text"] * ncols
             values: list[Any] = [None] * ncols
@@ -664,12 +747,12 @@ class _Sheet:
             self.pieces.append(
                 _Piece(first_data, keys, rows, count, boxed=True, wrap=wrap, render=render)
             )
-        last = get_column_letter(len(cols))
+        last = _column_letter(len(cols))
         self.tables.append(_Table(name, f"A{header_row}:{last}{last_row}", headers))
         for i, c in enumerate(cols, start=1):
             self.widths[i] = max(c.width, self.widths.get(i, 0))
         for header in status_cols:
-            col = get_column_letter([c.header for c in cols].index(header) + 1)
+            col = _column_letter([c.header for c in cols].index(header) + 1)
             rules = [
                 (_quote_formula(word), self.book.styles.dxf(font, fill))
                 for word, (font, fill) in _STATUS_COLOURS.items()
@@ -688,7 +771,7 @@ class _Sheet:
         n = self.ncols
         left_to = max(2, n // 3)
         right_from = max(left_to + 2, n - max(2, n // 3) + 1)
-        L = get_column_letter
+        L = _column_letter
         row = self.row
         for r, (a, b, style) in enumerate(
             [
@@ -732,7 +815,7 @@ class _Sheet:
             f'{_XML_DECL}<worksheet xmlns="{_NS_MAIN}" xmlns:r="{_NS_REL}">'
             f'<sheetPr><outlinePr summaryBelow="{0 if grouped else 1}" summaryRight="1"/>'
             '<pageSetUpPr fitToPage="1"/></sheetPr>'
-            f'<dimension ref="A1:{get_column_letter(last_col)}{last_row}"/>'
+            f'<dimension ref="A1:{_column_letter(last_col)}{last_row}"/>'
             f'<sheetViews><sheetView workbookViewId="0"{view}>{pane}</sheetView></sheetViews>'
             '<sheetFormatPr baseColWidth="8" defaultRowHeight="15"'
             f"{outline}/>"
@@ -765,7 +848,7 @@ class _Sheet:
             '<headerFooter><oddFooter>&amp;C&amp;"Times New Roman,Regular"Trang &amp;P / '
             "&amp;N</oddFooter></headerFooter>"
             # codes such as "14755" are text: no "number stored as text" marks
-            f'<ignoredErrors><ignoredError sqref="A1:{get_column_letter(last_col)}{last_row}" '
+            f'<ignoredErrors><ignoredError sqref="A1:{_column_letter(last_col)}{last_row}" '
             'numberStoredAsText="1"/></ignoredErrors>'
         )
         if self.drawing:
@@ -814,37 +897,34 @@ def _quote_sheet(title: str) -> str:
 
 
 class _Book:
-    """The workbook: sheets written by us; styles, theme and the chart by an openpyxl frame."""
+    """The workbook: sheets, stylesheet, theme, document properties and the chart."""
 
     def __init__(self, c: Consolidation):
         self.c = c
         self.plan: Plan = c.plan
-        self.wb = Workbook()  # the frame: stylesheet, theme, document properties, the chart
-        self.styles = _Styles(self.wb)
+        self.styles = _Styles()
         self.sheets: list[_Sheet] = []
         self.titles: set[str] = set()
         self.table_names: set[str] = set()
         self.today = dt.date.today()
         self.place = ""
-        self.wb.properties.creator = "thidua"
-        self.wb.properties.title = _clean(f"Tổng hợp thi đua – {c.plan.name}")[:250]
+        self.title = _clean(f"Tổng hợp thi đua – {c.plan.name}")[:250]
+        self.created = _utc_now()
+        self.chart: _Chart | None = None
 
     def sheet(self, title: str) -> _Sheet:
         sheet = _Sheet(self, _unique_title(title, self.titles))
         self.sheets.append(sheet)
         return sheet
 
-    def chart_sheet(self, sheet: _Sheet) -> Any:
-        """The frame's worksheet standing for ``sheet`` in a chart's cell references."""
-        ws = self.wb.worksheets[0]
-        ws.title = sheet.title
+    def add_chart(self, sheet: _Sheet, chart: _Chart) -> None:
+        """The overview's bar chart, drawn on ``sheet`` (one chart per workbook)."""
         sheet.drawing = "xl/drawings/drawing1.xml"
-        return ws
+        chart.sheet = sheet.title
+        self.chart = chart
 
     def save(self, path: Path) -> Path:
         self.styles.register_all()
-        buf = io.BytesIO()
-        self.wb.save(buf)
         cells = sum(p.count * len(p.styles) for s in self.sheets for p in s.pieces)
         tables = 0
         for i, sheet in enumerate(self.sheets, 1):
@@ -874,13 +954,8 @@ class _Book:
                 zip64 = cells * 60 > 1_800_000_000
                 out.put("[Content_Types].xml", self._content_types())
                 out.put("_rels/.rels", _ROOT_RELS)
-                with zipfile.ZipFile(buf) as frame:
-                    for name in frame.namelist():
-                        if name.startswith(("docProps/", "xl/theme/", "xl/styles.xml")) or (
-                            name.startswith(("xl/drawings/", "xl/charts/"))
-                            and any(s.drawing for s in self.sheets)
-                        ):
-                            out.put(name, frame.read(name))
+                for name, data in self._frame_parts():
+                    out.put(name, data)
                 out.put("xl/workbook.xml", self._workbook_xml())
                 out.put("xl/_rels/workbook.xml.rels", self._workbook_rels())
                 for i, sheet in enumerate(self.sheets):
@@ -894,6 +969,22 @@ class _Book:
                 out.stream("xl/sharedStrings.xml", sst.chunks(), True)
 
         return atomic_write(path, write)
+
+    def _frame_parts(self) -> list[tuple[str, str | bytes]]:
+        """Document properties, theme, the chart and the stylesheet, as openpyxl writes them."""
+        parts: list[tuple[str, str | bytes]] = [
+            ("docProps/app.xml", _APP_XML),
+            ("docProps/core.xml", _core_xml(self.title, self.created, _utc_now())),
+            ("xl/theme/theme1.xml", zlib.decompress(base64.b64decode("".join(_THEME)))),
+        ]
+        if self.chart is not None:
+            parts += [
+                ("xl/drawings/drawing1.xml", self.chart.drawing_xml()),
+                ("xl/drawings/_rels/drawing1.xml.rels", _DRAWING_RELS),
+                ("xl/charts/chart1.xml", self.chart.xml()),
+            ]
+        parts.append(("xl/styles.xml", self.styles.xml()))
+        return parts
 
     def _sheet_chunks(
         self, sheet: _Sheet, selected: bool, cells_of: Callable[[Sequence[str]], _Cells]
@@ -969,6 +1060,107 @@ _ROOT_RELS = _rels(
         _rel("rId3", "extended-properties", "docProps/app.xml"),
     ]
 )
+
+
+@dataclass
+class _Chart:
+    """The overview's bar chart: share of targets met, one bar per unit of its table.
+
+    Written as openpyxl writes a ``BarChart`` (type "bar", style 10, gap 60, no legend, the
+    value axis 0–100 %, categories top down) anchored at column G beside the table (a test
+    compares with openpyxl's own output).
+    """
+
+    header: int  # the unit table's header row: the series title ("Tỷ lệ đạt", column E)
+    last: int  # its last data row
+    height: float  # cm
+    width: float = 16  # cm
+    sheet: str = ""
+
+    def xml(self) -> str:
+        where = escape(_quote_sheet(self.sheet))
+        first, last = self.header + 1, self.last
+
+        def cells(col: str) -> str:
+            if first == last:
+                return f"{where}!${col}${first}"
+            return f"{where}!${col}${first}:${col}${last}"
+
+        return (
+            '<chartSpace xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+            'xmlns="http://schemas.openxmlformats.org/drawingml/2006/chart"><style val="10" />'
+            '<chart><plotArea><barChart><barDir val="bar" /><grouping val="clustered" /><ser>'
+            '<idx val="0" /><order val="0" /><tx><strRef>'
+            f"<f>{where}!E{self.header}</f></strRef></tx><spPr><a:ln>"
+            '<a:prstDash val="solid" /></a:ln></spPr><cat><numRef>'
+            f"<f>{cells('B')}</f></numRef></cat><val><numRef><f>{cells('E')}</f></numRef>"
+            '</val></ser><gapWidth val="60" /><axId val="10" /><axId val="100" /></barChart>'
+            '<catAx><axId val="10" /><scaling><orientation val="maxMin" /></scaling>'
+            '<delete val="0" /><axPos val="l" /><majorTickMark val="none" />'
+            '<minorTickMark val="none" /><crossAx val="100" /><lblOffset val="100" /></catAx>'
+            '<valAx><axId val="100" /><scaling><orientation val="minMax" /><max val="1" />'
+            '<min val="0" /></scaling><delete val="0" /><axPos val="l" /><majorGridlines />'
+            "<title><tx><rich><a:bodyPr /><a:p><a:pPr><a:defRPr /></a:pPr><a:r>"
+            "<a:t>Tỷ lệ chỉ tiêu đạt</a:t></a:r></a:p></rich></tx></title>"
+            '<numFmt formatCode="0%" sourceLinked="0" /><majorTickMark val="none" />'
+            '<minorTickMark val="none" /><crossAx val="10" /></valAx></plotArea>'
+            '<plotVisOnly val="1" /><dispBlanksAs val="gap" /></chart></chartSpace>'
+        )
+
+    def drawing_xml(self) -> str:
+        # one-cell anchor at G(header - 1), 0-based; the size in EMU (360,000 a centimetre)
+        return (
+            '<wsDr xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+            'xmlns:c="http://schemas.openxmlformats.org/drawingml/2006/chart" '
+            f'xmlns:r="{_NS_REL}" '
+            'xmlns="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing">'
+            f"<oneCellAnchor><from><col>6</col><colOff>0</colOff><row>{self.header - 2}</row>"
+            f'<rowOff>0</rowOff></from><ext cx="{int(self.width * 360000)}" '
+            f'cy="{int(self.height * 360000)}" /><graphicFrame><nvGraphicFramePr>'
+            '<cNvPr id="1" name="Chart 1" /><cNvGraphicFramePr /></nvGraphicFramePr><xfrm />'
+            '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/'
+            'chart"><c:chart r:id="rId1" /></a:graphicData></a:graphic></graphicFrame>'
+            "<clientData /></oneCellAnchor></wsDr>"
+        )
+
+
+_DRAWING_RELS = (
+    f'<Relationships xmlns="{_NS_PKG_REL}"><Relationship Type="{_NS_REL}/chart" '
+    'Target="/xl/charts/chart1.xml" Id="rId1" /></Relationships>'
+)
+_APP_XML = (
+    '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'extended-properties"><Application>Microsoft Excel Compatible / Openpyxl 3.1.5'
+    "</Application><AppVersion>3.1</AppVersion></Properties>"
+)
+
+
+def _core_xml(title: str, created: dt.datetime, modified: dt.datetime) -> str:
+    """``docProps/core.xml``: creator "thidua", the title, when made (UTC, to the second)."""
+    when = "%Y-%m-%dT%H:%M:%SZ"
+    return (
+        '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
+        'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>thidua</dc:creator>'
+        f"<dc:title>{escape(title)}</dc:title>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{created:{when}}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{modified:{when}}</dcterms:modified>'
+        "</cp:coreProperties>"
+    )
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
+
+
+def _column_letter(n: int) -> str:
+    """The letters of column ``n`` (1 → "A", 27 → "AA")."""
+    letters = ""
+    while n > 0:
+        n, rest = divmod(n - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 class _Zip:
@@ -1765,28 +1957,8 @@ def _overview_sheet(
     header, last = sheet.table("TongQuanDonVi", ucols, len(units), unit_rows, freeze=False)
     if not units:
         return
-    chart = BarChart()
-    chart.type = "bar"
-    chart.style = 10
-    chart.title = None  # the section title above says what it is
-    chart.gapWidth = 60
-    chart.legend = None
-    chart.y_axis.title = "Tỷ lệ chỉ tiêu đạt"
-    chart.y_axis.number_format = "0%"
-    chart.y_axis.scaling.min = 0
-    chart.y_axis.scaling.max = 1
-    chart.x_axis.scaling.orientation = "maxMin"
-    chart.x_axis.delete = False
-    chart.y_axis.delete = False
-    ws = book.chart_sheet(sheet)
-    data = Reference(ws, min_col=5, min_row=header, max_row=last)
-    cats = Reference(ws, min_col=2, min_row=header + 1, max_row=last)
-    chart.add_data(data, titles_from_data=True)
-    chart.set_categories(cats)
     # beside the unit table, so that the overview prints on one page
-    chart.width = 16
-    chart.height = max(7.5, min(3 + 0.5 * len(units), 40))
-    ws.add_chart(chart, f"G{header - 1}")
+    book.add_chart(sheet, _Chart(header, last, max(7.5, min(3 + 0.5 * len(units), 40))))
 
 
 @dataclass
