@@ -168,9 +168,21 @@ class FileHashes:
         self.cache = cache
         self.rows = rows
         self.new: list[tuple] = []
+        self._folders: dict[str, str] = {}  # folder as named → its absolute path
+
+    def _key(self, path: str) -> str:
+        """``os.path.abspath(path)``, the folder's part computed once per folder."""
+        folder, sep, name = path.rpartition(os.sep)
+        odd = name in ("", ".", "..") or path.startswith(os.sep * 2)  # "//x" stays "//x"
+        if not sep or odd or (os.altsep and os.altsep in name):
+            return os.path.abspath(path)
+        absolute = self._folders.get(folder)
+        if absolute is None:
+            absolute = self._folders[folder] = os.path.join(os.path.abspath(folder or os.sep), "")
+        return absolute + name
 
     def lookup(self, path: str, st: os.stat_result) -> str | None:
-        row = self.rows.get(os.path.abspath(path))
+        row = self.rows.get(self._key(path))
         if row is None:
             return None
         size, mtime_ns, ctime_ns, ino, sha, seen_ns = row
@@ -186,7 +198,7 @@ class FileHashes:
         """``seen_ns``: wall-clock time (``time.time_ns()``) before ``st`` was taken."""
         if st.st_mtime_ns + _RACY_NS > seen_ns:
             return  # modified just before it was seen: could change again unnoticed
-        key = os.path.abspath(path)
+        key = self._key(path)
         try:
             key.encode("utf-8")
         except UnicodeEncodeError:  # undecodable bytes in the name: SQLite cannot hold it

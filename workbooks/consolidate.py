@@ -13,18 +13,21 @@ Every input named, and every attachment or sheet considered, ends in exactly one
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import io
 import json
 import os
+import re
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from logic.aggregate import Evaluation, evaluate
+from logic.aggregate import Evaluation, Report, evaluate
 from logic.findings import Finding, finding
 from logic.plan import Plan
 from logic.roster import Roster, Tree
@@ -244,13 +247,24 @@ def consolidate(
     _supersede(out, candidates, roster)
     _check_senders_and_names(out, roster)
     _reconcile_districts(out)
-    out.evaluation = evaluate(plan, roster, [a.sheet.to_report() for a in out.accepted])
+    out.evaluation = evaluate(plan, roster, [_report_of(a.sheet) for a in out.accepted])
     for rep in out.evaluation.unplaced:
         out.findings.append(
             finding("unit_unknown", code=rep.unit, unit=rep.unit, phase=rep.phase, path=rep.source)
         )
     out.elapsed_s = time.perf_counter() - t0
     return out
+
+
+def _report_of(sheet: SheetReport) -> Report:
+    """``sheet.to_report()`` without copying the figures (``evaluate`` only reads them).
+
+    The copy cost 0.1 s at national scale; the sheet's figures are not changed after
+    reading either.
+    """
+    if sheet.unit is None or sheet.phase is None:
+        raise ValueError(f"sheet {sheet.sheet!r} of {sheet.path!r} has no unit or phase")
+    return Report(sheet.unit, sheet.phase, sheet.values, sheet.report_date, sheet.path)
 
 
 def _skipped(out: Consolidation, intake: Intake) -> None:
@@ -480,7 +494,6 @@ def _check_senders_and_names(out: Consolidation, roster: Roster) -> None:
     """A file named after one commune but claiming another; a sender the roster doesn't know."""
     trees: dict[str, Tree] = {}
     names_of: dict[int, dict[str, str]] = {}  # by tree: phases often share one
-    own_keys: dict[str, str] = {}
     for a in out.accepted:
         phase = a.sheet.phase or ""
         tree = trees.get(phase)
@@ -489,10 +502,8 @@ def _check_senders_and_names(out: Consolidation, roster: Roster) -> None:
         unit = tree.units.get(a.sheet.unit or "") or roster.find(a.sheet.unit or "")
         if unit is None:
             continue
-        label = fold(_stem(a.source.member or a.source.path)).replace(" ", "")
-        own = own_keys.get(unit.name)
-        if own is None:
-            own = own_keys[unit.name] = _name_key(unit.name)
+        label = _fold(_stem(a.source.member or a.source.path)).replace(" ", "")
+        own = _name_key(unit.name)
         if own and own not in label:
             names = names_of.get(id(tree))
             if names is None:  # folding every commune's name: only when a file needs it
@@ -530,9 +541,10 @@ def _check_senders_and_names(out: Consolidation, roster: Roster) -> None:
 def _commune_names(tree: Tree) -> dict[str, str]:
     names: dict[str, str] = {}
     for code, u in tree.units.items():
-        key = _name_key(u.name)
-        if u.level == "commune" and len(key) >= 4:
-            names.setdefault(key, code)
+        if u.level == "commune":
+            key = _name_key(u.name)
+            if len(key) >= 4:
+                names.setdefault(key, code)
     return names
 
 
@@ -543,13 +555,48 @@ def _stem(path: str) -> str:
     return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _name_key(name: str) -> str:
-    key = fold(name)
+    key = _fold(name)
     for prefix in ("thi tran ", "phuong ", "xa "):
         if key.startswith(prefix):
             key = key[len(prefix) :]
             break
     return key.replace(" ", "")
+
+
+@functools.cache
+def _fold_table() -> dict[int, str]:
+    """Latin letters with diacritics → what ``fold`` makes of each alone (ASCII only)."""
+    table: dict[int, str] = {}
+    for cp in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
+        ch = chr(cp)
+        if unicodedata.normalize("NFC", ch) != ch:
+            continue
+        key = fold(ch)
+        if key == "":
+            table[cp] = " "
+        elif key.isascii() and key.isalnum():
+            table[cp] = key
+    return table
+
+
+_ASCII_TOKEN = re.compile(r"[0-9a-z]+|%")
+
+
+def _fold(text: str) -> str:
+    """``logic.text.fold``, about ten times faster on names and file names.
+
+    Letters with diacritics are mapped one by one to what ``fold`` makes of them; when
+    that leaves ASCII, folding is lower-casing and keeping the letters, digits and "%"
+    (what ``fold`` does to ASCII). Anything else (decomposed text, invisible characters,
+    other scripts) goes to ``fold`` itself. Called twice per report (30,000 times at
+    national scale).
+    """
+    plain = text if text.isascii() else text.translate(_fold_table())
+    if not plain.isascii():
+        return fold(text)
+    return " ".join(_ASCII_TOKEN.findall(plain.lower()))
 
 
 def _reconcile_districts(out: Consolidation) -> None:

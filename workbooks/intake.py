@@ -711,8 +711,9 @@ class _Collector:
         except OSError as exc:
             self._unreadable(path, exc)
             return True
+        prefix = os.path.join(path, "")  # joining once: a name never starts a new root
         for name in names:
-            child = os.path.join(path, name)
+            child = prefix + name
             try:
                 cst = os.stat(child)  # follows links; loops are cut by _first_visit
             except FileNotFoundError:
@@ -746,8 +747,7 @@ class _Collector:
             self._add_file_source(path, st, sha, indexed=True)
             return
         try:
-            with open(path, "rb") as f:
-                head = f.read(HEAD_BYTES)
+            head = _head_of(path)
         except OSError as exc:
             self._unreadable(path, exc)
             return
@@ -1074,6 +1074,18 @@ def _tnef_object_count(data: bytes) -> int:
         offset += min(len(data) - offset, length + 11)
         count += 1
     return count
+
+
+def _head_of(path: str) -> bytes:
+    """The first ``HEAD_BYTES`` of a file (without a buffered file object: 10,000 files)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        head = os.read(fd, HEAD_BYTES)
+        while len(head) < HEAD_BYTES and (more := os.read(fd, HEAD_BYTES - len(head))):
+            head += more  # a short read (some network file systems)
+        return head
+    finally:
+        os.close(fd)
 
 
 def _hash_file(path: str) -> str:
