@@ -794,7 +794,12 @@ def _slim_package(
             continue
         info = m.info
         content = m.content
-        if content is not None and len(content) == info.file_size:
+        crc, full = info.CRC, info.file_size
+        formats = _cell_formats(m, data) if name == _STYLES else None
+        if formats is not None:
+            method, payload, crc = zipfile.ZIP_STORED, formats[0], formats[1]
+            full = len(payload)
+        elif content is not None and len(content) == full:
             method, payload = zipfile.ZIP_STORED, content
         else:  # not inflated (or not whole): as stored in the input
             method = info.compress_type
@@ -803,7 +808,7 @@ def _slim_package(
         flags = 0 if raw.isascii() else 0x800
         size = len(payload)
         # flags, method, time, date (1980-01-01), CRC, sizes, name length
-        common = (flags, method, 0, 0x21, info.CRC, size, info.file_size, len(raw))
+        common = (flags, method, 0, 0x21, crc, size, full, len(raw))
         body += (_LOCAL.pack(b"PK\x03\x04", 20, *common, 0), raw, payload)
         central.append(_CENTRAL_OUT.pack(b"PK\x01\x02", 20, 20, *common, 0, 0, 0, 0, 0, offset))
         central.append(raw)
@@ -812,6 +817,64 @@ def _slim_package(
     size = sum(map(len, central))
     central.append(_END.pack(b"PK\x05\x06", 0, 0, count, count, size, offset, 0))
     return b"".join(body + central)  # one copy of the parts: they can weigh megabytes
+
+
+_STYLES = "xl/styles.xml"  # where python-calamine looks for the styles, whatever the rels say
+_STYLE_SHEET = re.compile(
+    rb'(\xef\xbb\xbf)?(<\?xml[^<>]*\?>)?\s*<styleSheet(?:\s+[\w.:-]+="[^"<>]*")*\s*>'
+)
+_NUM_FMTS = re.compile(rb"<numFmts\b[^<>]*/>|<numFmts\b[^<>]*>.*?</numFmts>", re.S)
+_CELL_XFS = re.compile(rb"<cellXfs\b[^<>]*>(.*?)</cellXfs>", re.S)
+_XF = re.compile(rb'<xf((?:\s+[\w.:-]+="[^"<>]*")*)\s*/?>')
+_XF_FORMAT = re.compile(rb'\s(?:numFmtId|applyNumberFormat)="[^"]*"')  # what calamine reads
+_XF_CHILD = re.compile(rb"</?(?:alignment|protection)\b[^<>]*>|</xf>|\s+")
+
+
+def _cell_formats(member: _Member, data: bytes) -> tuple[bytes, int] | None:
+    """``(part, CRC)``: the styles part cut to what python-calamine needs of it (the number
+    formats and each cell style's format: dates are told from numbers by them; fonts, fills
+    and borders cost it more to parse than the rest of the package), or None to hand on the
+    part as it is.
+
+    Only a plain part is cut (one ``numFmts`` and one ``cellXfs`` block, no prefixes,
+    comments or CDATA, cell styles holding nothing but alignment or protection): the same
+    cell styles at the same indexes, the same format codes, byte for byte.
+    """
+    info = member.info
+    if info.file_size > _SAME_PART_INFLATED or info.compress_size > _SAME_PART:
+        return None  # a template's styles are small; inflating a large one costs more
+    try:
+        raw = member.raw(data)
+    except Exception:  # a damaged part: hand it on, the reader says what it finds
+        return None
+    return _formats_of_styles(raw)
+
+
+@lru_cache(maxsize=8)  # the styles of a template are the same bytes file after file
+def _formats_of_styles(raw: bytes) -> tuple[bytes, int] | None:
+    root = _STYLE_SHEET.match(raw)
+    if root is None or b"<!" in raw or raw.count(b"<cellXfs") != 1:
+        return None
+    if raw.count(b"<numFmts") > 1 or b":numFmt" in raw or b":cellXfs" in raw or b":xf" in raw:
+        return None
+    xfs = _CELL_XFS.search(raw)
+    if xfs is None:
+        return None
+    body = xfs.group(1)
+    tags = _XF.findall(body)
+    if len(tags) != body.count(b"<xf") or _XF_CHILD.sub(b"", _XF.sub(b"", body)):
+        return None  # something else among the cell styles: keep the part whole
+    formats = _NUM_FMTS.search(raw)
+    part = b"".join(
+        [
+            root.group(0),
+            formats.group(0) if formats else b"",
+            b'<cellXfs count="%d">' % len(tags),
+            *(b"<xf%s/>" % b"".join(_XF_FORMAT.findall(attrs)) for attrs in tags),
+            b"</cellXfs></styleSheet>",
+        ]
+    )
+    return part, zlib.crc32(part)
 
 
 # Reports of one campaign come from one template: most parts of a package (content types,

@@ -90,3 +90,81 @@ def test_the_package_holds_every_other_part_unchanged(tmp_path):
             assert out.read(name) == zf.read(name), name
         # the measured sheet was inflated by the pre-check: stored, not compressed again
         assert kept["xl/worksheets/sheet1.xml"].compress_type == zipfile.ZIP_STORED
+
+
+# --- the styles part, cut to the number formats --------------------------------------------
+
+
+def formatted_workbook(path: Path) -> Path:
+    """Every kind of number format python-calamine tells dates by, among fonts, fills,
+    borders and alignments (what the cut styles part leaves out)."""
+    import datetime as dt
+
+    import openpyxl
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Báo cáo"
+    formats = [
+        "General", "0", "0.00", "0%", "0.0%", "dd/mm/yyyy", "mm-dd-yy", "d-mmm-yy",
+        "h:mm", "[h]:mm:ss", "yyyy-mm-dd hh:mm", '"Giảm "0.0%', "#,##0", "@", "mmss.0",
+    ]  # fmt: skip
+    for i, fmt in enumerate(formats, start=1):
+        for j, value in enumerate([45678.25, 3, dt.date(2025, 1, 28), "chữ"], start=1):
+            cell = ws.cell(row=i, column=j, value=value)
+            cell.number_format = fmt
+            cell.font = Font(name="Times New Roman", bold=i % 2 == 0, size=10 + i)
+            cell.fill = PatternFill("solid", fgColor="FFFF00" if j % 2 else "00FFFF")
+            cell.border = Border(left=Side(style="thin"), bottom=Side(style="double"))
+            cell.alignment = Alignment(horizontal="center", wrap_text=j == 3)
+    wb.save(path)
+    return path
+
+
+def grids(data: bytes) -> tuple[list, list]:
+    """The sheet as calamine reads it from the original bytes, and through the pre-check."""
+    from python_calamine import CalamineWorkbook
+
+    direct = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    result = precheck(data, "x.xlsx", sheets=lambda s: True)
+    checked = result.workbook.open_calamine()
+    return (
+        direct.get_sheet_by_name("Báo cáo").to_python(),
+        checked.get_sheet_by_name("Báo cáo").to_python(),
+    )
+
+
+def test_numbers_dates_and_times_read_as_from_the_original(tmp_path):
+    data = formatted_workbook(tmp_path / "x.xlsx").read_bytes()
+    direct, checked = grids(data)
+    assert checked == direct
+    # the cut part is in use: the dates are dates, the percentages numbers
+    assert {type(row[2]).__name__ for row in checked} >= {"date", "float"}
+
+
+def _restyle(data: bytes, change) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            part = zin.read(info)
+            zout.writestr(info, change(part) if info.filename == "xl/styles.xml" else part)
+    return out.getvalue()
+
+
+STYLE_CHANGES = {
+    "comment": lambda p: p.replace(
+        b"<cellXfs", b"<!-- <cellXfs count='1'><xf/></cellXfs> --><cellXfs"
+    ),
+    "prefixed": lambda p: p.replace(b"<xf ", b"<x:xf xmlns:x='urn:x' ", 1),
+    "extension": lambda p: p.replace(b"</xf>", b"<extLst/></xf>", 1),
+    "child-of-xf": lambda p: p.replace(b"<alignment", b"<numFmt numFmtId='14'/><alignment", 1),
+    "single-quotes": lambda p: p.replace(b'numFmtId="164"', b"numFmtId='164'"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(STYLE_CHANGES))
+def test_unusual_styles_read_as_from_the_original(tmp_path, change):
+    data = _restyle(formatted_workbook(tmp_path / "x.xlsx").read_bytes(), STYLE_CHANGES[change])
+    direct, checked = grids(data)
+    assert checked == direct
