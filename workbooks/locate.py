@@ -149,22 +149,8 @@ def locate(
     codes, numeric = _plan_codes(plan)
     out = Located()
 
-    # 1. code cells (the hot loop of a batch: exact text first, then cleaned)
-    hits: dict[int, dict[str, list[int]]] = {}
-    for i, row in enumerate(rows[:MAX_ROWS]):
-        for j, v in enumerate(row if len(row) <= MAX_COLS else row[:MAX_COLS]):
-            if type(v) is str:
-                if not v or len(v) > _CODE_MAX:
-                    continue
-                code = codes.get(v)
-                if code is None:
-                    code = codes.get(_text_key(v))
-            elif numeric and isinstance(v, int | float) and not isinstance(v, bool):
-                code = codes.get(_code_key(v))
-            else:
-                continue
-            if code is not None:
-                hits.setdefault(j, {}).setdefault(code, []).append(i)
+    # 1. code cells
+    hits = _code_hits(rows[:MAX_ROWS], codes, numeric)
     if not hits:
         _find_meta(rows, len(rows), out, r0, c0, spans)
         return out
@@ -258,6 +244,62 @@ def locate(
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def _code_hits(
+    rows: list[Sequence[Any]], codes: dict[str, str], numeric: bool
+) -> dict[int, dict[str, list[int]]]:
+    """Column index → indicator code → row indexes of the cells holding that code (text
+    compared exact first, then cleaned; numbers only when a code reads as a number)."""
+    width = len(rows[0]) if rows else 0
+    if not numeric and 0 < width <= MAX_COLS and len(set(map(len, rows))) == 1:
+        try:
+            return _code_hits_by_column(rows, codes)
+        except TypeError:  # a cell value that cannot be hashed (not from a reader)
+            pass
+    hits: dict[int, dict[str, list[int]]] = {}
+    for i, row in enumerate(rows):
+        for j, v in enumerate(row if len(row) <= MAX_COLS else row[:MAX_COLS]):
+            if type(v) is str:
+                if not v or len(v) > _CODE_MAX:
+                    continue
+                code = codes.get(v)
+                if code is None:
+                    code = codes.get(_text_key(v))
+            elif numeric and isinstance(v, int | float) and not isinstance(v, bool):
+                code = codes.get(_code_key(v))
+            else:
+                continue
+            if code is not None:
+                hits.setdefault(j, {}).setdefault(code, []).append(i)
+    return hits
+
+
+def _code_hits_by_column(
+    rows: list[Sequence[Any]], codes: dict[str, str]
+) -> dict[int, dict[str, list[int]]]:
+    """:func:`_code_hits` of a rectangular grid with text codes: each distinct value of a
+    column is compared once (a sheet repeats "", units, yes/no …), and only columns that
+    hold a code are walked cell by cell."""
+    hits: dict[int, dict[str, list[int]]] = {}
+    for j, column in enumerate(zip(*rows, strict=True)):
+        found: dict[str, str] = {}  # cell text → code
+        for v in set(column):
+            if type(v) is str and v and len(v) <= _CODE_MAX:
+                code = codes.get(v)
+                if code is None:
+                    code = codes.get(_text_key(v))
+                if code is not None:
+                    found[v] = code
+        if not found:
+            continue
+        per: dict[str, list[int]] = {}
+        for i, v in enumerate(column):
+            code = found.get(v) if type(v) is str else None
+            if code is not None:
+                per.setdefault(code, []).append(i)
+        hits[j] = per
+    return hits
 
 
 def _as_rows(grid: Any) -> list[Sequence[Any]]:
