@@ -14,6 +14,18 @@ Run::
 
     uv run python benchmarks/tally.py /tmp/tong-hop.xlsx [--case national|province]
         [--trace] [--profile FILE] [--compare OTHER_TALLY.py] [--rounds K]
+    uv run python benchmarks/tally.py /tmp/tong-hop.xlsx --rerun
+
+``--rerun`` (national): what a re-run after one corrected commune report changes in the
+tally, the question behind reusing the previous tally's parts. It writes the tally of the
+national consolidation, then of the same with one commune's report replaced by its
+correction (``_corpus.values_for(…, variant=1)``, as ``benchmarks/national.py`` does),
+and reports per sheet: rows whose XML differs at the same position (what today's writer
+would have to render again: shared-string numbers shift), rows whose content differs at the
+same position (strings resolved: what a writer keeping row numbers but with shared-string
+numbers independent of other rows must render again), rows whose content (shared strings resolved, row and cell
+references left out) is new (what a writer without row references must render again), the
+first row that differs; and what computing a digest of the inputs costs.
 
 Times: wall, CPU of the process (every thread) and CPU of the calling thread. The writer
 compresses on a second thread: on an idle 2-core machine its wall time is about the calling
@@ -28,14 +40,20 @@ figures on a shared machine.
 from __future__ import annotations
 
 import cProfile
+import dataclasses
 import datetime as dt
+import gc
+import hashlib
 import importlib.util
+import pickle
 import random
+import re
 import resource
 import sys
 import time
 import tracemalloc
 import zipfile
+from operator import attrgetter
 from pathlib import Path
 
 from logic.aggregate import evaluate, phase_tree
@@ -44,7 +62,8 @@ from logic.roster import Roster, Unit
 from workbooks.consolidate import Accepted, Consolidation, InputRecord
 from workbooks.intake import Source
 from workbooks.reader import SheetReport
-from workbooks.tally import write_tally
+from workbooks.summary import missed_results, phase_overview
+from workbooks.tally import ranking, write_tally
 
 D = dt.date
 KINDS = ("ratio", "reduction", "count", "minimum", "yes_no")
@@ -162,6 +181,108 @@ def build_national(seed: int = 2025) -> Consolidation:
     return c
 
 
+def corrected(c: Consolidation, unit: str, seed: int = 2025) -> Consolidation:
+    """``c`` with ``unit``'s report replaced by its correction (other figures, other file)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _corpus
+
+    out = Consolidation(c.plan, c.roster)
+    yes_no = {"Có": 1, "Không": 0}
+    for a in c.accepted:
+        if a.sheet.unit == unit:
+            values, day = _corpus.values_for(c.plan, unit, seed, variant=1)
+            values = {i: {k: yes_no.get(v, v) for k, v in comps.items()}
+                      for i, comps in values.items()}  # fmt: skip
+            sha = "f" * 64
+            a = Accepted(
+                dataclasses.replace(a.sheet, values=values, report_date=day),
+                dataclasses.replace(a.source, sha256=sha),
+                dataclasses.replace(a.record, sha256=sha, report_date=day),
+            )
+        out.accepted.append(a)
+        out.inputs.append(a.record)
+    out.evaluation = evaluate(c.plan, c.roster, [a.sheet.to_report() for a in out.accepted])
+    return out
+
+
+_ROW = re.compile(r"<row[ >].*?</row>", re.S)
+_REF = re.compile(r' r="[A-Z]*[0-9]+"')
+_SHARED = re.compile(r'(<c[^>]*?) t="s"><v>([0-9]+)</v>')
+
+
+def _sheet_rows(path: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """Per sheet part: its rows' XML, and their content (strings resolved, no references)."""
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        sst = re.findall(r"<si><t[^>]*>(.*?)</t></si>", z.read("xl/sharedStrings.xml").decode(),
+                         re.S)  # fmt: skip
+        for name in z.namelist():
+            if not name.startswith("xl/worksheets/sheet"):
+                continue
+            rows = _ROW.findall(z.read(name).decode())
+            content = [_SHARED.sub(lambda m: f"{m[1]}>{sst[int(m[2])]}", _REF.sub("", r))
+                       for r in rows]  # fmt: skip
+            out[name] = (rows, content)
+    return out
+
+
+def rerun(out: Path) -> None:
+    gc.disable()
+    c = build_national()
+    units = sorted(a.sheet.unit for a in c.accepted)
+    c2 = corrected(c, units[len(units) // 2])
+    first, second = (
+        out.with_name(f"{out.stem}-1{out.suffix}"),
+        out.with_name(f"{out.stem}-2{out.suffix}"),
+    )
+    write_tally(c, first)
+    t = time.perf_counter()
+    write_tally(c2, second)
+    print(f"tally of the corrected consolidation, written whole: {time.perf_counter() - t:.2f} s")
+    for label, f in (("missed_results", missed_results), ("phase_overview", phase_overview),
+                     ("ranking", ranking)):  # fmt: skip
+        c2.__dict__.pop("_derived", None)
+        t = time.perf_counter()
+        f(c2)
+        print(f"  {label}: {time.perf_counter() - t:.3f} s (needed before any row is written)")
+    communes = [r for r in c2.evaluation.results if r.level == "commune"]
+    fields = attrgetter("unit", "level", "parent", "phase", "indicator", "kind", "components",
+                        "value", "status", "reported", "expected", "interim", "gap", "note",
+                        "name", "sources")  # fmt: skip
+    t = time.perf_counter()
+    for i in range(0, len(communes), 1000):
+        hashlib.blake2b(pickle.dumps(list(map(fields, communes[i : i + 1000])), 5)).digest()
+    print(f"  digest of the {len(communes):,} commune results (fields pickled, blake2b, "
+          f"per 1,000): {time.perf_counter() - t:.3f} s")  # fmt: skip
+    a, b = _sheet_rows(first), _sheet_rows(second)
+    with zipfile.ZipFile(second) as z:
+        titles = re.findall(r'<sheet name="([^"]*)"', z.read("xl/workbook.xml").decode())
+    print(f"{'sheet':>22} {'rows':>8} {'XML in place':>13} {'content in place':>17} "
+          f"{'new content':>12} {'first':>6}")  # fmt: skip
+    for i, title in enumerate(titles, 1):
+        name = f"xl/worksheets/sheet{i}.xml"
+        (rows1, content1), (rows2, content2) = a[name], b[name]
+        moved = sum(1 for j, r in enumerate(rows2) if j >= len(rows1) or rows1[j] != r)
+        if not moved and len(rows1) == len(rows2):
+            continue
+        shifted = sum(1 for j, r in enumerate(content2) if j >= len(content1) or content1[j] != r)
+        old = set(content1)
+        new = sum(1 for r in content2 if r not in old)
+        at = next((j for j, r in enumerate(rows2) if j >= len(rows1) or rows1[j] != r), None)
+        print(f"{title:>22} {len(rows2):>8,} {moved:>13,} {shifted:>17,} {new:>12,} "
+              f"{at if at is not None else '':>6}")  # fmt: skip
+    unchanged = sum(1 for n in b if n in a and a[n][0] == b[n][0])
+    print(
+        f"sheets unchanged: {unchanged} of {len(b)}; shared strings: "
+        f"{'same' if _same(first, second, 'xl/sharedStrings.xml') else 'differ'}"
+    )
+
+
+def _same(x: Path, y: Path, member: str) -> bool:
+    with zipfile.ZipFile(x) as a, zipfile.ZipFile(y) as b:
+        return a.read(member) == b.read(member)
+
+
 def _load_writer(path: str):
     """``write_tally`` of another version of the module (relative imports from workbooks)."""
     spec = importlib.util.spec_from_file_location("workbooks._tally_compared", path)
@@ -177,6 +298,9 @@ def _opt(argv: list[str], name: str, default: str | None = None) -> str | None:
 
 def main(argv: list[str]) -> None:
     out = Path(argv[0])
+    if "--rerun" in argv:
+        rerun(out)
+        return
     case = _opt(argv, "--case", "national")
     t0 = time.perf_counter()
     c = build_national() if case == "national" else build()
