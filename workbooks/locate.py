@@ -278,28 +278,50 @@ def _code_hits(
 def _code_hits_by_column(
     rows: list[Sequence[Any]], codes: dict[str, str]
 ) -> dict[int, dict[str, list[int]]]:
-    """:func:`_code_hits` of a rectangular grid with text codes: each distinct value of a
-    column is compared once (a sheet repeats "", units, yes/no …), and only columns that
-    hold a code are walked cell by cell."""
+    """:func:`_code_hits` of a rectangular grid with text codes: a column's distinct values
+    are sorted into codes and not-codes by set operations against the values met so far
+    (a batch of sheets repeats the same texts and numbers), and only columns that hold a
+    code are walked cell by cell."""
+    seen, coded = _seen_values(codes)
     hits: dict[int, dict[str, list[int]]] = {}
     for j, column in enumerate(zip(*rows, strict=True)):
-        found: dict[str, str] = {}  # cell text → code
-        for v in set(column):
+        values = set(column)
+        new = values.difference(seen)  # by lookups in seen: never a walk over it
+        for v in new:
+            code = None
             if type(v) is str and v and len(v) <= _CODE_MAX:
                 code = codes.get(v)
                 if code is None:
                     code = codes.get(_text_key(v))
-                if code is not None:
-                    found[v] = code
-        if not found:
+            seen[v] = code
+            if code is not None:
+                coded.add(v)
+        if values.isdisjoint(coded):
             continue
         per: dict[str, list[int]] = {}
         for i, v in enumerate(column):
-            code = found.get(v) if type(v) is str else None
-            if code is not None:
-                per.setdefault(code, []).append(i)
+            if v in coded:
+                per.setdefault(seen[v], []).append(i)
         hits[j] = per
+    if len(seen) > _SEEN_MAX:  # numbers and names differ from file to file: start over
+        seen.clear()
+        coded.clear()
     return hits
+
+
+_SEEN_MAX = 50_000
+_SEEN: dict[int, tuple[dict[str, str], dict[Any, str | None], set[Any]]] = {}
+
+
+def _seen_values(codes: dict[str, str]) -> tuple[dict[Any, str | None], set[Any]]:
+    """Cell value → code (None: not a code) for every value compared with ``codes`` so far,
+    and the set of those that are codes."""
+    found = _SEEN.get(id(codes))
+    if found is None or found[0] is not codes:
+        if len(_SEEN) >= 8:
+            _SEEN.clear()
+        found = _SEEN[id(codes)] = (codes, {}, set())
+    return found[1], found[2]
 
 
 def _as_rows(grid: Any) -> list[Sequence[Any]]:
@@ -469,6 +491,8 @@ def _find_meta(
 ) -> None:
     for i in range(min(stop, _META_SEARCH, len(rows))):
         row = rows[i]
+        if not any(row):
+            continue  # blank: no label (labels are text)
         j, n = 0, len(row)
         while j < n:
             v = row[j]
