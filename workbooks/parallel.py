@@ -78,33 +78,41 @@ def read_many(
     fp = fingerprint(plan_json, ref or roster.to_rows(), settings.model_dump(), sorted(passwords))
     results: list[WorkbookRead | None] = [None] * len(sources)
     known = store.shas(fp) if store is not None else frozenset()
+    cached = [i for i, s in enumerate(sources) if s.sha256 is not None and s.sha256 in known]
     todo = [i for i, s in enumerate(sources) if s.sha256 is None or s.sha256 not in known]
-    if todo:
-        warm_up()  # workers get ready while the cached reads are unpickled here
-    if store is not None and len(todo) < len(sources):
-        cached = store.get_many([s.sha256 for s in sources if s.sha256 in known], fp)
-        for i, s in enumerate(sources):
-            if s.sha256 in known:
-                results[i] = cached.get(s.sha256)  # type: ignore[arg-type,assignment]
-        todo = [i for i, r in enumerate(results) if r is None]  # and damaged entries
+
+    def take_cached() -> None:
+        """Unpickle the cached reads (a damaged entry stays None: it is read again)."""
+        if store is not None and cached:
+            hits = store.get_many([sources[i].sha256 for i in cached], fp)  # type: ignore[misc]
+            for i in cached:
+                results[i] = hits.get(sources[i].sha256)  # type: ignore[arg-type,assignment]
+
+    if not todo:
+        take_cached()
+        todo = [i for i in cached if results[i] is None]
+        cached = []
     fresh = 0
     if todo:
+        warm_up()
         with tempfile.TemporaryDirectory(prefix="thidua-") as tmp:
             ctx = _Context(str(Path(tmp) / "context.pickle"))
             Path(ctx.path).write_bytes(pickle.dumps((plan, roster, known), protocol=5))
             run = _Run(sources, results, fp, store, progress, len(sources) - len(todo))
-            fresh = run.read(ctx, todo, workers, passwords)
+            # The cached reads are unpickled while the workers start and read the others
+            # (a re-run after a few new reports: the worker's start is hidden).
+            fresh = run.read(ctx, todo, workers, passwords, meanwhile=take_cached)
+            again = [i for i in cached if results[i] is None]  # damaged entries
             # A hash the worker found cached: take the entry (a damaged one is read again).
             if run.hashed_only and store is not None:
                 hits = store.get_many([sources[i].sha256 for i in run.hashed_only], fp)
-                again = []
                 for i in run.hashed_only:
                     results[i] = hits.get(sources[i].sha256)  # type: ignore[arg-type]
                     if results[i] is None:
                         again.append(i)
-                if again:
-                    Path(ctx.path).write_bytes(pickle.dumps((plan, roster, frozenset())))
-                    fresh += run.read(ctx, again, workers, passwords)
+            if again:
+                Path(ctx.path).write_bytes(pickle.dumps((plan, roster, frozenset())))
+                fresh += run.read(ctx, again, workers, passwords)
     elif progress and sources:
         progress(len(sources), len(sources))
     for s in sources:
@@ -132,7 +140,16 @@ class _Run:
         self.done = done
         self.hashed_only: list[int] = []
 
-    def read(self, ctx: _Context, todo: list[int], workers: int | None, passwords) -> int:
+    def read(
+        self,
+        ctx: _Context,
+        todo: list[int],
+        workers: int | None,
+        passwords,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> int:
+        """Read ``todo`` (positions in ``sources``); ``meanwhile`` runs once the first
+        batches are out, and before this returns in any case."""
         settings = get_settings()
         sources = self.sources
         items = [
@@ -148,6 +165,12 @@ class _Run:
         ]
         fresh: list[tuple[str, bytes]] = []
         count = 0
+        pending = [meanwhile] if meanwhile is not None else []
+
+        def once() -> None:
+            while pending:
+                pending.pop()()
+
         shown = time.monotonic()
         if self.progress:
             self.progress(self.done, len(sources))
@@ -157,6 +180,7 @@ class _Run:
             workers=workers,
             timeout_s=settings.parse_timeout_s,
             memory_mb=settings.parse_memory_mb,
+            meanwhile=once,
         ):
             i = todo[k]
             if res.ok:
@@ -193,6 +217,7 @@ class _Run:
                 fresh.clear()
         if self.store is not None and fresh:
             self.store.put_many(fresh, self.fp)
+        once()  # no batch went out (nothing to read)
         return count
 
 

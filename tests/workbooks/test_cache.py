@@ -124,6 +124,29 @@ def test_a_new_file_alone_is_read(inbox, tmp_path):
     assert len(again.inputs) == 7
 
 
+def test_a_changed_file_and_a_damaged_entry_are_both_read_again(inbox, tmp_path):
+    # The cached reads are taken while the worker reads the changed file; a damaged entry
+    # found then is read afresh, after.
+    import sqlite3
+
+    units = ROSTER.tree(PLAN.phases[0].end).communes_under(PLAN.scope)
+    first = _run(inbox, tmp_path / "cache")
+    damaged = first.inputs[3].sha256
+    with sqlite3.connect(tmp_path / "cache" / "reads.sqlite3") as conn:
+        conn.execute("UPDATE reads SET blob = ? WHERE sha = ?", [b"not a pickle", damaged])
+    conn.close()
+    _edit(inbox[0], b"<v>1234</v>", b"<v>4321</v>")
+    os.utime(inbox[0], (HOUR_AGO + 60, HOUR_AGO + 60))
+    again = _run(inbox, tmp_path / "cache")
+    assert again.fresh_reads == 2
+    assert _numerator(again, units[0]) == 4321
+    assert [r.status for r in again.inputs] == ["accepted"] * 6
+    assert [r.unit for r in again.inputs] == [r.unit for r in first.inputs]
+    third = _run(inbox, tmp_path / "cache")  # the damaged entry was replaced
+    assert third.fresh_reads == 0
+    assert [r.to_dict() for r in third.inputs] == [r.to_dict() for r in again.inputs]
+
+
 # --- the remembered hashes themselves ----------------------------------------------------
 
 
