@@ -254,6 +254,9 @@ def check_values(
         indicator = by_code[ind]
         if indicator.kind != "ratio":
             continue  # the only kind with a rule between its components
+        num, den = comps.get("numerator"), comps.get("denominator")
+        if num is None or den is None or num <= den:
+            continue  # the rule holds (or cannot be checked): no need to ask
         bad = check_components(
             indicator, comps, cells={c: cells[(ind, c)] for c in comps if (ind, c) in cells}
         )

@@ -35,7 +35,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -475,7 +475,7 @@ class _Check:
         rels = {
             n: _relationships(n, m.whole(data)) for n, m in members.items() if n.endswith(".rels")
         }
-        macros = any(n.rpartition("/")[2].lower() == "vbaproject.bin" for n in members)
+        macros = _has_vba_project(members)
         # Sheets are found by name the same way by every reader (see _plain_sheets): measure
         # only those the reader will read. Else the names of every workbook part count.
         plain = None if self.wanted is None else _plain_sheets(data, members, rels)
@@ -1228,10 +1228,18 @@ def _read_kind(raw: bytes) -> tuple[Kind | None, str | None]:
     return None, None
 
 
+def _has_vba_project(names: Iterable[str]) -> bool:
+    """Whether a part is named vbaProject.bin (any case, any folder)."""
+    names = list(names)
+    if "vbaproject.bin" not in "\n".join(names).lower():  # one pass over the names
+        return False
+    return any(n.rpartition("/")[2].lower() == "vbaproject.bin" for n in names)
+
+
 def _kind_from_names(names: set[str]) -> Kind:
     if "mimetype" in names and "content.xml" in names:
         return "ods"
-    if any(n.rpartition("/")[2].lower() == "vbaproject.bin" for n in names):
+    if _has_vba_project(names):
         return "xlsm"
     if any(n.startswith("xl/") for n in names):
         return "xlsx"
