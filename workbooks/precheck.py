@@ -774,12 +774,18 @@ _CENTRAL_OUT = struct.Struct("<4s6H3L5H2L")  # a central directory entry, as wri
 _END = struct.Struct("<4s4H2LH")
 
 
+# Parts no cell value depends on, which python-calamine would still parse (the theme, for
+# the colours of the styles it is no longer given).
+_NOT_FOR_READERS = ("docProps/", "xl/theme/")
+
+
 def _slim_package(
     data: bytes, members: Mapping[str, _Member], unmeasured: frozenset[str]
 ) -> bytes | None:
-    """The checked package rebuilt for a reader: every part but the sheets not measured,
-    the parts the pre-check inflated stored as inflated (not inflated a second time), the
-    others as they were compressed. None when there are no members (not an OOXML package).
+    """The checked package rebuilt for a reader: every part but the sheets not measured and
+    the document properties and theme, the parts the pre-check inflated stored as inflated
+    (not inflated a second time), the others as they were compressed, the styles cut to the
+    number formats (:func:`_cell_formats`). None when there are no members (not an OOXML package).
 
     A reader of this archive can open no part the pre-check did not measure, and reads the
     very bytes the pre-check scanned.
@@ -790,7 +796,7 @@ def _slim_package(
     central: list[bytes] = []
     offset = 0
     for name, m in members.items():
-        if name in unmeasured:
+        if name in unmeasured or name.startswith(_NOT_FOR_READERS):
             continue
         info = m.info
         content = m.content

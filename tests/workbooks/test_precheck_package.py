@@ -75,17 +75,22 @@ def test_a_sheet_cut_short_is_not_handed_on_as_whole(tmp_path):
 
 
 def test_the_package_holds_every_other_part_unchanged(tmp_path):
-    path = two_sheets(tmp_path)
-    data = path.read_bytes()
-    result = precheck(data, "x.xlsx", sheets=report_only)
-    book = result.workbook
+    parts = xlsx_parts({"Báo cáo": sheet_xml([("A1", "Mã")]), "Hướng dẫn": sheet_xml(FAR)})
+    parts["docProps/core.xml"] = "<cp:coreProperties xmlns:cp='urn:cp'/>"
+    parts["xl/theme/theme1.xml"] = "<a:theme xmlns:a='urn:a'/>"
+    parts["xl/comments1.xml"] = "<comments/>"
+    data = write_zip(tmp_path / "x.xlsx", parts).read_bytes()
+    book = precheck(data, "x.xlsx", sheets=report_only).workbook
     from workbooks.precheck import _slim_package
 
     slim = _slim_package(book.data, book._members, book._unmeasured)
     with zipfile.ZipFile(io.BytesIO(data)) as zf, zipfile.ZipFile(io.BytesIO(slim)) as out:
         assert out.testzip() is None  # every CRC as the input declared it
         kept = {i.filename: i for i in out.infolist()}
-        assert set(kept) == set(zf.namelist()) - {"xl/worksheets/sheet2.xml"}
+        # no sheet not measured, nothing no cell value depends on; any other part kept
+        left_out = {"xl/worksheets/sheet2.xml", "docProps/core.xml", "xl/theme/theme1.xml"}
+        assert set(kept) == set(zf.namelist()) - left_out
+        assert "xl/comments1.xml" in kept
         for name in kept:
             assert out.read(name) == zf.read(name), name
         # the measured sheet was inflated by the pre-check: stored, not compressed again
