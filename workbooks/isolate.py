@@ -125,7 +125,6 @@ def map_isolated(
     memory_mb: int | None = None,
     max_tasks_per_worker: int = 10_000,
     batch_s: float = 0.2,
-    meanwhile: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, IsolatedResult]]:
     """Call ``func(item)`` for every item on a pool of workers; yield ``(index, result)``.
 
@@ -139,10 +138,6 @@ def map_isolated(
     ``max_tasks_per_worker`` calls, or sooner when their memory grew, so that memory a
     reader leaks does not pile up. ``items`` is consumed lazily (a batch or two ahead per
     worker). Closing the iterator early stops the workers.
-
-    ``meanwhile``: called once, when the first batches have gone out (on the first
-    ``next``), so that the caller's own work overlaps the workers' start and first reads;
-    results it delays are still judged by the workers' own clocks.
     """
     total = len(items) if isinstance(items, Sized) else None
     return _run(
@@ -154,7 +149,6 @@ def map_isolated(
         max_tasks=max_tasks_per_worker,
         batch_s=batch_s,
         total=total,
-        meanwhile=meanwhile,
     )
 
 
@@ -237,7 +231,6 @@ def _run(
     max_tasks: int,
     batch_s: float,
     total: int | None = None,
-    meanwhile: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, IsolatedResult]]:
     settings = get_settings()
     timeout = float(timeout_s if timeout_s is not None else settings.parse_timeout_s)
@@ -265,8 +258,6 @@ def _run(
 
     try:
         dispatch()
-        if meanwhile is not None:
-            meanwhile()
         while busy := [w for w in pool if w.flight]:
             now = time.monotonic()
             first_deadline = min(w.started() for w in busy) + timeout

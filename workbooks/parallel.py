@@ -19,6 +19,7 @@ import json
 import os
 import pickle
 import tempfile
+import threading
 import time
 import unicodedata
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from logic.findings import finding
 from logic.plan import Plan
 from logic.roster import Roster
 
-from .cache import Cache, decode, encode, fingerprint
+from .cache import Cache, decode, decode_many, encode, fingerprint
 from .intake import Source
 from .isolate import map_isolated
 from .isolate import warm_up as _warm_up
@@ -81,44 +82,74 @@ def read_many(
     cached = [i for i, s in enumerate(sources) if s.sha256 is not None and s.sha256 in known]
     todo = [i for i, s in enumerate(sources) if s.sha256 is None or s.sha256 not in known]
 
-    def take_cached() -> None:
-        """Unpickle the cached reads (a damaged entry stays None: it is read again)."""
-        if store is not None and cached:
-            hits = store.get_many([sources[i].sha256 for i in cached], fp)  # type: ignore[misc]
-            for i in cached:
-                results[i] = hits.get(sources[i].sha256)  # type: ignore[arg-type,assignment]
+    def take(entries: dict[str, object]) -> None:
+        for i in cached:
+            results[i] = entries.get(sources[i].sha256)  # type: ignore[arg-type,assignment]
 
-    if not todo:
-        take_cached()
-        todo = [i for i in cached if results[i] is None]
+    if store is not None and cached and not todo:
+        take(store.get_many([sources[i].sha256 for i in cached], fp))  # type: ignore[misc]
+        todo = [i for i in cached if results[i] is None]  # damaged entries: read again
         cached = []
     fresh = 0
     if todo:
         warm_up()
-        with tempfile.TemporaryDirectory(prefix="thidua-") as tmp:
-            ctx = _Context(str(Path(tmp) / "context.pickle"))
-            Path(ctx.path).write_bytes(pickle.dumps((plan, roster, known), protocol=5))
-            run = _Run(sources, results, fp, store, progress, len(sources) - len(todo))
-            # The cached reads are unpickled while the workers start and read the others
-            # (a re-run after a few new reports: the worker's start is hidden).
-            fresh = run.read(ctx, todo, workers, passwords, meanwhile=take_cached)
-            again = [i for i in cached if results[i] is None]  # damaged entries
-            # A hash the worker found cached: take the entry (a damaged one is read again).
-            if run.hashed_only and store is not None:
-                hits = store.get_many([sources[i].sha256 for i in run.hashed_only], fp)
-                for i in run.hashed_only:
-                    results[i] = hits.get(sources[i].sha256)  # type: ignore[arg-type]
-                    if results[i] is None:
-                        again.append(i)
-            if again:
-                Path(ctx.path).write_bytes(pickle.dumps((plan, roster, frozenset())))
-                fresh += run.read(ctx, again, workers, passwords)
+        # The cached reads are unpickled in a thread while this one starts the workers
+        # (waiting for the fork server) and takes their results: a re-run after a few
+        # new reports hides the workers' start behind the unpickling.
+        taking = None
+        if store is not None and cached:
+            taking = _Taking(store.blobs([sources[i].sha256 for i in cached], fp))  # type: ignore[misc]
+        try:
+            with tempfile.TemporaryDirectory(prefix="thidua-") as tmp:
+                ctx = _Context(str(Path(tmp) / "context.pickle"))
+                Path(ctx.path).write_bytes(pickle.dumps((plan, roster, known), protocol=5))
+                run = _Run(sources, results, fp, store, progress, len(sources) - len(todo))
+                fresh = run.read(ctx, todo, workers, passwords)
+                if taking is not None:
+                    take(taking.result())
+                    taking = None
+                again = [i for i in cached if results[i] is None]  # damaged entries
+                # A hash the worker found cached: take the entry (a damaged one is read again).
+                if run.hashed_only and store is not None:
+                    hits = store.get_many([sources[i].sha256 for i in run.hashed_only], fp)
+                    for i in run.hashed_only:
+                        results[i] = hits.get(sources[i].sha256)  # type: ignore[arg-type]
+                        if results[i] is None:
+                            again.append(i)
+                if again:
+                    Path(ctx.path).write_bytes(pickle.dumps((plan, roster, frozenset())))
+                    fresh += run.read(ctx, again, workers, passwords)
+        finally:
+            if taking is not None:
+                taking.thread.join()
     elif progress and sources:
         progress(len(sources), len(sources))
     for s in sources:
         if s.sha256 is None:  # the worker died on it before hashing: the record needs it
             s.sha256 = _hash_of(s)
     return results, fresh  # type: ignore[return-value]
+
+
+class _Taking:
+    """Cached entries decoded in a background thread (:func:`workbooks.cache.decode_many`)."""
+
+    def __init__(self, blobs: list[tuple[str, bytes]]):
+        self.entries: dict[str, object] = {}
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(blobs,), daemon=True)
+        self.thread.start()
+
+    def _run(self, blobs: list[tuple[str, bytes]]) -> None:
+        try:
+            self.entries = decode_many(blobs)
+        except BaseException as exc:  # MemoryError, say: raised again in the caller's thread
+            self.error = exc
+
+    def result(self) -> dict[str, object]:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.entries
 
 
 def _hash_of(s: Source) -> str | None:
@@ -140,16 +171,7 @@ class _Run:
         self.done = done
         self.hashed_only: list[int] = []
 
-    def read(
-        self,
-        ctx: _Context,
-        todo: list[int],
-        workers: int | None,
-        passwords,
-        meanwhile: Callable[[], None] | None = None,
-    ) -> int:
-        """Read ``todo`` (positions in ``sources``); ``meanwhile`` runs once the first
-        batches are out, and before this returns in any case."""
+    def read(self, ctx: _Context, todo: list[int], workers: int | None, passwords) -> int:
         settings = get_settings()
         sources = self.sources
         items = [
@@ -165,12 +187,6 @@ class _Run:
         ]
         fresh: list[tuple[str, bytes]] = []
         count = 0
-        pending = [meanwhile] if meanwhile is not None else []
-
-        def once() -> None:
-            while pending:
-                pending.pop()()
-
         shown = time.monotonic()
         if self.progress:
             self.progress(self.done, len(sources))
@@ -180,7 +196,6 @@ class _Run:
             workers=workers,
             timeout_s=settings.parse_timeout_s,
             memory_mb=settings.parse_memory_mb,
-            meanwhile=once,
         ):
             i = todo[k]
             if res.ok:
@@ -217,7 +232,6 @@ class _Run:
                 fresh.clear()
         if self.store is not None and fresh:
             self.store.put_many(fresh, self.fp)
-        once()  # no batch went out (nothing to read)
         return count
 
 

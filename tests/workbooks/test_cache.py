@@ -125,8 +125,8 @@ def test_a_new_file_alone_is_read(inbox, tmp_path):
 
 
 def test_a_changed_file_and_a_damaged_entry_are_both_read_again(inbox, tmp_path):
-    # The cached reads are taken while the worker reads the changed file; a damaged entry
-    # found then is read afresh, after.
+    # The cached reads are unpickled (in a thread) while the worker reads the changed
+    # file; a damaged entry found then is read afresh, after.
     import sqlite3
 
     units = ROSTER.tree(PLAN.phases[0].end).communes_under(PLAN.scope)

@@ -188,22 +188,6 @@ def test_a_slow_consumer_does_not_time_out_finished_work():
     assert [r.findings for r in results] == [[], []]
 
 
-def test_meanwhile_runs_once_while_the_workers_read_and_delays_no_verdict():
-    calls: list[float] = []
-
-    def meanwhile() -> None:
-        calls.append(time.monotonic())
-        time.sleep(5.0)  # longer than the budget: the workers' clocks judge, not this
-
-    started = time.monotonic()
-    results = dict(
-        map_isolated(sleep_then, [0.3, 0.3, 0.3], workers=2, timeout_s=4.0, meanwhile=meanwhile)
-    )
-    assert len(calls) == 1 and calls[0] - started < 3.0
-    assert [results[i].findings for i in range(3)] == [[], [], []]
-    assert [results[i].value for i in range(3)] == [0.3, 0.3, 0.3]
-
-
 def test_unpicklable_function_is_the_callers_mistake():
     with pytest.raises(TypeError, match="picklable"):
         list(map_isolated(lambda x: x, [1], workers=1))
