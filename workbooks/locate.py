@@ -145,8 +145,15 @@ def locate(
     """
     rows = _as_rows(grid)
     r0, c0 = origin
-    spans = {(a[0] - r0, a[1] - c0): b[1] - c0 for a, b in merged or ()}
+    merged = tuple(merged or ())
     codes, numeric = _plan_codes(plan)
+    shape = _shape(rows, plan, origin, merged) if not numeric else None
+    if shape is not None:
+        for layout in _LAYOUTS.get(shape, ()):
+            again = layout.again(rows, codes)
+            if again is not None:
+                return again
+    spans = {(a[0] - r0, a[1] - c0): b[1] - c0 for a, b in merged}
     out = Located()
 
     # 1. code cells
@@ -187,7 +194,8 @@ def locate(
     top = header[0] if header else first
 
     # 3. metadata above the table
-    _find_meta(rows, top, out, r0, c0, spans)
+    trace: list[tuple[int, int, int, str, bool]] = []
+    _find_meta(rows, top, out, r0, c0, spans, trace)
 
     # 4. indicator rows
     value_cols = [j for role, j in roles.items() if role in _POSITION or role in ("v1", "v2")]
@@ -214,6 +222,7 @@ def locate(
         if len(found) > 1:
             out.duplicates[code] = [i + r0 + 1 for i in found]
     missing_cols: set[str] = set()
+    value_at: dict[tuple[str, str], tuple[int, int]] = {}  # (ind, comp) → grid (row, col)
     code_letters = col_letter(code_col + c0)
     columns: dict[str, tuple[int, str] | None] = {}  # component → (column, its letters)
     for ind in plan.indicators:
@@ -239,7 +248,12 @@ def locate(
             j, letters = column
             out.cells[(code, comp)] = f"{letters}{number}"
             out.values[(code, comp)] = row[j] if j < len(row) else None
+            value_at[(code, comp)] = (i, j)
     out.missing_columns = sorted(missing_cols, key=lambda c: (_POSITION[c], c))
+    if shape is not None and header is not None and start == hit_rows[0]:
+        layout = _Layout(plan, rows, out, header[0], hit_rows[0], code_col, value_cols, value_at)
+        layout.meta_searched(trace, min(top, _META_SEARCH))
+        _remember(shape, layout)
     return out
 
 
@@ -301,7 +315,9 @@ def _code_hits_by_column(
         per: dict[str, list[int]] = {}
         for i, v in enumerate(column):
             if v in coded:
-                per.setdefault(seen[v], []).append(i)
+                code = seen.get(v)  # another thread may have started over meanwhile
+                if code is not None:
+                    per.setdefault(code, []).append(i)
         hits[j] = per
     if len(seen) > _SEEN_MAX:  # numbers and names differ from file to file: start over
         seen.clear()
@@ -488,7 +504,11 @@ def _find_meta(
     r0: int,
     c0: int,
     spans: dict[tuple[int, int], int],
+    trace: list[tuple[int, int, int, str, bool]] | None = None,
 ) -> None:
+    """Labels and their values in the first ``stop`` rows (up to ``_META_SEARCH``). With
+    ``trace``: (row, label column, column where the value search stopped, key, whether a
+    value was found there) of every label given a value, for :class:`_Layout`."""
     for i in range(min(stop, _META_SEARCH, len(rows))):
         row = rows[i]
         if not any(row):
@@ -508,17 +528,172 @@ def _find_meta(
                 out.meta[key] = MetaCell(key, rest, ref, ref)
                 j += 1
                 continue
-            value, vj = None, spans.get((i, j), j) + 1
+            value, vj, end = None, spans.get((i, j), j) + 1, n
             for k in range(j + 1, n):
                 x = row[k]
                 if x is None or x == "":
                     continue
+                end = k
                 if isinstance(x, str) and _label(x)[0] is not None:
                     break  # the next label: this one's value is blank
                 value, vj = x, k
                 break
+            if trace is not None:
+                trace.append((i, j, end, key, value is not None))
             out.meta[key] = MetaCell(key, value, a1(i + r0 + 1, vj + c0), ref)
             j = vj + 1 if value is not None else j + 1
+
+
+# --- the same layout again ----------------------------------------------------------------
+#
+# A batch reads thousands of sheets from one template: they differ in their figures and
+# names, not in where things are. The last layouts found are kept; a sheet of the same
+# shape whose differing cells provably change none of the decisions above (no code, label
+# or header among them, none in a place a search looked at) gets the same result with its
+# own values, without searching again. Anything else is searched in full.
+
+_LAYOUTS: dict[tuple, list[_Layout]] = {}
+_LAYOUTS_MAX = 4
+
+
+def _shape(
+    rows: list[Sequence[Any]], plan: Plan, origin: tuple[int, int], merged: tuple
+) -> tuple | None:
+    """What must be equal for two sheets to be compared cell by cell (None: not a grid the
+    memo takes: ragged, too large or empty)."""
+    if not rows or len(rows) > MAX_ROWS:
+        return None
+    width = len(rows[0])
+    if not 0 < width <= MAX_COLS or len(set(map(len, rows))) != 1:
+        return None
+    shape = (id(plan), len(rows), width, tuple(origin), merged)
+    try:
+        hash(shape)
+    except TypeError:  # merged ranges given as lists
+        return None
+    return shape
+
+
+def _remember(shape: tuple, layout: _Layout) -> None:
+    if sum(map(len, _LAYOUTS.values())) >= _LAYOUTS_MAX:
+        _LAYOUTS.clear()
+    _LAYOUTS.setdefault(shape, []).append(layout)
+
+
+def _copied(o: Located, values: dict, meta: dict) -> Located:
+    """A Located with the containers of ``o`` copied (no caller can change a kept one)."""
+    return Located(
+        found=o.found,
+        meta=meta,
+        header_row=o.header_row,
+        code_column=o.code_column,
+        columns=dict(o.columns),
+        rows=dict(o.rows),
+        cells=dict(o.cells),
+        values=values,
+        code_cells=dict(o.code_cells),
+        missing_indicators=list(o.missing_indicators),
+        missing_columns=list(o.missing_columns),
+        unknown=list(o.unknown),
+        duplicates={k: list(v) for k, v in o.duplicates.items()},
+    )
+
+
+class _Layout:
+    """One grid's :class:`Located` and where its decisions came from."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        rows: list[Sequence[Any]],
+        out: Located,
+        header_i: int,
+        hit0: int,
+        code_col: int,
+        value_cols: list[int],
+        value_at: dict[tuple[str, str], tuple[int, int]],
+    ):
+        self.plan, self.indicators = plan, plan.indicators  # kept alive: the shape has its id
+        self.codes = _plan_codes(plan)[0]
+        self.rows = [list(r) for r in rows]  # copies: the caller may change its grid …
+        self.out = _copied(out, dict(out.values), dict(out.meta))  # … or what it was given
+        self.code_col = code_col
+        self.value_cols = frozenset(value_cols)
+        self.value_at = value_at
+        self.value_cells = frozenset(value_at.values())
+        self.header_rows = range(max(header_i - 1, 0), hit0)  # searched for the header
+        self.first = header_i + 1
+        self.meta_rows = 0
+        self.searched: dict[int, list[tuple[int, int]]] = {}  # row → (label col, end col)
+        self.meta_at: dict[tuple[int, int], str] = {}  # a found value's cell → key
+
+    def meta_searched(self, trace: list[tuple[int, int, int, str, bool]], meta_rows: int) -> None:
+        """Where :func:`_find_meta` looked (its ``trace``) in the first ``meta_rows`` rows."""
+        self.meta_rows = meta_rows
+        for i, j, end, key, found in trace:
+            self.searched.setdefault(i, []).append((j, end))
+            if found:
+                self.meta_at[(i, end)] = key
+
+    def again(self, rows: list[Sequence[Any]], codes: dict[str, str]) -> Located | None:
+        """This layout's result with the values of ``rows``, or None if it may not hold."""
+        if codes is not self.codes or self.indicators is not self.plan.indicators:
+            return None
+        for i, (row, old) in enumerate(zip(rows, self.rows, strict=True)):
+            if row == old:
+                continue
+            for j, (x, y) in enumerate(zip(row, old, strict=True)):
+                if x != y and not self._inert(i, j, x, y, row):
+                    return None
+        o = self.out
+        meta = dict(o.meta)
+        for (i, j), key in self.meta_at.items():
+            m = meta[key]
+            meta[key] = MetaCell(key, rows[i][j], m.cell, m.label_cell)
+        values = {}
+        for key, (i, j) in self.value_at.items():
+            row = rows[i]
+            values[key] = row[j] if j < len(row) else None
+        return _copied(o, values, meta)
+
+    def _inert(self, i: int, j: int, x: Any, y: Any, row: Sequence[Any]) -> bool:
+        """Whether a cell that changed from ``y`` to ``x`` leaves every decision as it was."""
+        if _is_code(x, self.codes) or _is_code(y, self.codes):
+            return False  # the code search would see another grid
+        if (i, j) in self.value_cells:
+            return True  # an indicator's figure: read again
+        if i in self.header_rows:
+            return False  # the header (and the row naming its columns above it)
+        if i < self.meta_rows:
+            if _is_label(x) or _is_label(y):
+                return False
+            for label, end in self.searched.get(i, ()):
+                if label < j < end:
+                    return False  # a blank the value search passed over
+                if j == end:  # the value found (read again); the label ending it is a label
+                    return (i, j) in self.meta_at and not _blank(x)
+            return True
+        if i >= self.first:
+            if j == self.code_col:
+                return False
+            if j in self.value_cols:  # decides whether a text in the code column is reported
+                code = row[self.code_col]
+                return code is None or code == "" or _is_code(code, self.codes)
+        return True
+
+
+def _is_code(v: Any, codes: dict[str, str]) -> bool:
+    if type(v) is not str or not v or len(v) > _CODE_MAX:
+        return False
+    return v in codes or _text_key(v) in codes
+
+
+def _is_label(v: Any) -> bool:
+    return isinstance(v, str) and bool(v) and len(v) <= 60 and _label(v)[0] is not None
+
+
+def _blank(v: Any) -> bool:
+    return v is None or v == ""
 
 
 @lru_cache(maxsize=8192)
