@@ -639,11 +639,14 @@ class _Layout:
         """This layout's result with the values of ``rows``, or None if it may not hold."""
         if codes is not self.codes or self.indicators is not self.plan.indicators:
             return None
+        figures = self.value_cells
         for i, (row, old) in enumerate(zip(rows, self.rows, strict=True)):
             if row == old:
                 continue
             for j, (x, y) in enumerate(zip(row, old, strict=True)):
-                if x != y and not self._inert(i, j, x, y, row):
+                if x == y or (type(x) is not str and type(y) is not str and (i, j) in figures):
+                    continue  # the same, or a figure (read below) that cannot be a code
+                if not self._inert(i, j, x, y, row):
                     return None
         o = self.out
         meta = dict(o.meta)
