@@ -228,22 +228,19 @@ def check_values(
         for ind, comp in raw:
             values.setdefault(ind, {})[comp] = None
         return values, [finding("template_empty")], True
-    for (ind, comp), value in raw.items():
-        indicator = by_code.get(ind)
-        if indicator is None or comp not in COMPONENTS[indicator.kind]:
-            continue
-        cell = cells.get((ind, comp))
+    slots = _slots(plan)
+    for key, value in raw.items():
+        slot = slots.get(key)
+        if slot is None:
+            continue  # no such indicator, or not one of its components
+        indicator, counted = slot
+        cell = cells.get(key)
         issue = issues.get(cell) if cell and issues else None
-        if (
-            issue is None
-            and type(value) is float
-            and value >= 0
-            and value.is_integer()
-            and indicator.kind != "yes_no"
-        ):
+        if issue is None and counted and type(value) is float and value >= 0 and value.is_integer():
             number, found = value, ()  # check_value's common case, without the call
         else:
-            number, found = check_value(indicator, comp, value, cell=cell, issue=issue)
+            number, found = check_value(indicator, key[1], value, cell=cell, issue=issue)
+        ind, comp = key
         comps = values.get(ind)
         if comps is None:
             comps = values[ind] = {}
@@ -276,6 +273,23 @@ def _indicators_by_code(plan: Plan) -> dict[str, Indicator]:
         return _BY_CODE[0][2]
     found = {i.code: i for i in plan.indicators}
     _BY_CODE[:] = [(plan, plan.indicators, found)]
+    return found
+
+
+_SLOTS: list[tuple[Plan, tuple[Indicator, ...], dict[tuple[str, str], tuple[Indicator, bool]]]] = []
+
+
+def _slots(plan: Plan) -> dict[tuple[str, str], tuple[Indicator, bool]]:
+    """(indicator, component) → (indicator, whether the value is a count, not yes/no), for
+    every component the plan's indicators have."""
+    if _SLOTS and _SLOTS[0][0] is plan and _SLOTS[0][1] is plan.indicators:
+        return _SLOTS[0][2]
+    found = {
+        (i.code, comp): (i, i.kind != "yes_no")
+        for i in _indicators_by_code(plan).values()
+        for comp in COMPONENTS[i.kind]
+    }
+    _SLOTS[:] = [(plan, plan.indicators, found)]
     return found
 
 

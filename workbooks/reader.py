@@ -357,9 +357,10 @@ class _Reader:
         findings: list[Finding] = []
         meta = {k: m.value for k, m in loc.meta.items()}
         meta_cells = {k: m.cell for k, m in loc.meta.items()}
-        blank_cells = [cell for key, cell in loc.cells.items() if _blank(loc.values.get(key))] + [
-            m.cell for k, m in loc.meta.items() if k in _CHECKED_META and _blank(m.value)
-        ]
+        raw = loc.values
+        blank_cells = [
+            cell for key, cell in loc.cells.items() if (v := raw.get(key)) is None or v == ""
+        ] + [m.cell for k, m in loc.meta.items() if k in _CHECKED_META and _blank(m.value)]
         issues = self._issues(sheet, blank_cells)
         identity, found = check_identity(plan, self.roster, meta, meta_cells)
         silenced = {"unit_missing", "phase_missing", "report_date_missing"}
@@ -380,7 +381,8 @@ class _Reader:
         )
         values, found, empty = check_values(plan, loc.values, loc.cells, issues)
         findings += found
-        findings += _legacy_findings(decoded, set(meta_cells.values()) | set(loc.cells.values()))
+        if decoded:
+            findings += _legacy_findings(decoded, {*meta_cells.values(), *loc.cells.values()})
         located = [
             f.at(sheet=sheet, unit=identity.unit, phase=identity.phase, **self.where)
             for f in findings
