@@ -18,7 +18,10 @@ A reader that reads only some sheets says which (``precheck(…, sheets=…)``):
 measured, and the checked workbook then opens no other sheet (``CheckedWorkbook.readable``).
 Every part still gets the directory checks and its XML prolog checked; what a reader will
 parse anyway (the workbook part, relationships, the measured sheets) is inflated once and
-handed on (:meth:`CheckedWorkbook.part`).
+handed on (:meth:`CheckedWorkbook.part`). python-calamine is given the package rebuilt
+(:func:`_slim_package`): without the sheets not measured (it cannot open one even by
+mistake), the parts the pre-check inflated stored as they are (the bytes it scanned, not
+inflated again), the styles cut to the number formats, no theme or document properties.
 
 Codes :func:`precheck` can yield: ``file_not_workbook``, ``file_unreadable``,
 ``file_encrypted``, ``file_bad_password``, ``file_too_large``, ``file_path_traversal``,
