@@ -21,6 +21,10 @@ How a sheet is read (see ``notes/sheet-spec.md``):
    cell ("Mã đơn vị: 14755").
 
 Text is compared after ``clean_text``/``fold``; the caller decodes TCVN3/VNI cells first.
+
+A batch reads thousands of sheets made from one template: the last layouts found are kept,
+and a sheet that differs from one only in cells that change none of the decisions above
+(figures, names, dates) gets its result without searching again (``_Layout``).
 """
 
 from __future__ import annotations
