@@ -55,7 +55,6 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from logic.findings import Finding, finding
-from workbooks.settings import get_settings
 
 __all__ = ["IsolatedResult", "map_isolated", "run_isolated", "warm_up"]
 
@@ -152,12 +151,15 @@ def map_isolated(
     )
 
 
-def warm_up(func: Callable[..., Any]) -> None:
+def warm_up(func: Callable[..., Any] | str) -> None:
     """Start what workers for ``func`` come from, in the background, and return at once.
 
     The fork server imports the readers once (0.5–1 s) before the first worker can start;
     calling this as soon as reading is known to be needed overlaps that with the caller's
-    own work. Does nothing where there is no fork server, or when it already runs.
+    own work. ``func`` may be given as the name of its module (``"workbooks.parallel"``),
+    so that a command can start the server before importing the readers itself: this
+    module imports nothing heavy. Does nothing where there is no fork server, or when it
+    already runs.
     """
     ctx = _context(func)
     if ctx.get_start_method() == "forkserver":
@@ -171,7 +173,7 @@ def warm_up(func: Callable[..., Any]) -> None:
 # internals
 
 
-def _context(func: Callable[..., Any]) -> multiprocessing.context.BaseContext:
+def _context(func: Callable[..., Any] | str) -> multiprocessing.context.BaseContext:
     # THIDUA_START_METHOD=spawn: what Windows gets, so that it can be tested elsewhere
     forced = os.environ.get("THIDUA_START_METHOD") == "spawn"
     if forced or "forkserver" not in multiprocessing.get_all_start_methods():
@@ -179,8 +181,11 @@ def _context(func: Callable[..., Any]) -> multiprocessing.context.BaseContext:
     ctx = multiprocessing.get_context("forkserver")
     # Takes effect when the server starts (first use in this process); preloading the
     # caller's module spares every child the import.
-    module = getattr(func, "__module__", None) or getattr(
-        getattr(func, "func", None), "__module__", None
+    module = (
+        func
+        if isinstance(func, str)
+        else getattr(func, "__module__", None)
+        or getattr(getattr(func, "func", None), "__module__", None)
     )
     extra = [module] if module and module not in _PRELOAD else []
     with contextlib.suppress(Exception):
@@ -232,6 +237,8 @@ def _run(
     batch_s: float,
     total: int | None = None,
 ) -> Iterator[tuple[int, IsolatedResult]]:
+    from workbooks.settings import get_settings  # pydantic: imported when first needed
+
     settings = get_settings()
     timeout = float(timeout_s if timeout_s is not None else settings.parse_timeout_s)
     memory = int(memory_mb if memory_mb is not None else settings.parse_memory_mb)

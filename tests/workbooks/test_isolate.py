@@ -296,3 +296,20 @@ def test_batches_under_spawn_as_on_windows(monkeypatch):
         40: [("parse_crashed", None, None)],
     }
     assert all(results[i].value[0] == i * i for i in results if i not in failed)
+
+
+def test_the_server_can_be_started_by_module_name_before_the_readers_are_imported():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from workbooks.isolate import warm_up, map_isolated; "
+        "heavy = [m for m in ('pydantic', 'workbooks.reader') if m in sys.modules]; "
+        "warm_up('tests.workbooks.test_isolate'); "
+        "from tests.workbooks.test_isolate import square; "
+        "print(heavy, sorted(r.value for _i, r in map_isolated(square, [1, 2, 3], workers=2)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "[] [1, 4, 9]"
