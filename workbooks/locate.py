@@ -329,7 +329,7 @@ def _code_hits_by_column(
     return hits
 
 
-_SEEN_MAX = 50_000
+_SEEN_MAX = 20_000  # a few MB: names and numbers repeat little from file to file
 _SEEN: dict[int, tuple[dict[str, str], dict[Any, str | None], set[Any]]] = {}
 
 
@@ -338,7 +338,7 @@ def _seen_values(codes: dict[str, str]) -> tuple[dict[Any, str | None], set[Any]
     and the set of those that are codes."""
     found = _SEEN.get(id(codes))
     if found is None or found[0] is not codes:
-        if len(_SEEN) >= 8:
+        if len(_SEEN) >= 2:
             _SEEN.clear()
         found = _SEEN[id(codes)] = (codes, {}, set())
     return found[1], found[2]
