@@ -108,6 +108,7 @@ def clean_text(value: str, *, keep_newlines: bool = False) -> str:
 
 
 _FOLD_TOKEN = re.compile(r"[^\W_]+|%")
+_ASCII_FOLD_TOKEN = re.compile(r"[0-9a-z]+|%")
 _COMBINING: dict[str, bool] = {}  # unicodedata.combining(ch) != 0, for the ones met so far
 
 
@@ -117,7 +118,19 @@ def fold(value: str) -> str:
     Cleans, lower-cases, removes diacritics (đ → d), keeps letters, digits and "%" and
     joins them with single spaces: "Tỷ lệ (%)" and "ty le %" both give "ty le %".
     Idempotent.
+
+    Printable text of ASCII and precomposed Latin letters (nearly every Vietnamese name,
+    label and file name) takes a short way: each letter mapped to what the long way makes
+    of it alone (ten times faster; a batch folds names tens of thousands of times).
     """
+    if type(value) is str and value.isprintable():
+        plain = value if value.isascii() else value.translate(_fold_table())
+        if plain.isascii():
+            return " ".join(_ASCII_FOLD_TOKEN.findall(plain.lower()))
+    return _fold_in_full(value)
+
+
+def _fold_in_full(value: str) -> str:
     text = clean_text(value).lower()
     if not text.isascii():
         text = unicodedata.normalize("NFD", text)
@@ -134,6 +147,27 @@ def fold(value: str) -> str:
         text = text.replace("đ", "d").replace("ð", "d")
         text = unicodedata.normalize("NFC", text)
     return " ".join(_FOLD_TOKEN.findall(text))
+
+
+_FOLD_TABLE: dict[int, str] = {}
+
+
+def _fold_table() -> dict[int, str]:
+    """Precomposed Latin letters → what the long way of :func:`fold` makes of each alone,
+    when that is ASCII (a letter it drops becomes a space: it separates words)."""
+    if not _FOLD_TABLE:
+        table: dict[int, str] = {}
+        for cp in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
+            ch = chr(cp)
+            if unicodedata.normalize("NFC", ch) != ch or not ch.isprintable():
+                continue
+            key = _fold_in_full(ch)
+            if key == "":
+                table[cp] = " "
+            elif key.isascii() and key.isalnum():
+                table[cp] = key
+        _FOLD_TABLE.update(table)
+    return _FOLD_TABLE
 
 
 # --- legacy encodings: tables -------------------------------------------------------------

@@ -18,10 +18,8 @@ import hashlib
 import io
 import json
 import os
-import re
 import sys
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -508,7 +506,7 @@ def _check_senders_and_names(out: Consolidation, roster: Roster) -> None:
         unit = tree.units.get(a.sheet.unit or "") or roster.find(a.sheet.unit or "")
         if unit is None:
             continue
-        label = _fold(_stem(a.source.member or a.source.path)).replace(" ", "")
+        label = fold(_stem(a.source.member or a.source.path)).replace(" ", "")
         own = _name_key(unit.name)
         if own and own not in label:
             names = names_of.get(id(tree))
@@ -563,46 +561,12 @@ def _stem(path: str) -> str:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _name_key(name: str) -> str:
-    key = _fold(name)
+    key = fold(name)
     for prefix in ("thi tran ", "phuong ", "xa "):
         if key.startswith(prefix):
             key = key[len(prefix) :]
             break
     return key.replace(" ", "")
-
-
-@functools.cache
-def _fold_table() -> dict[int, str]:
-    """Latin letters with diacritics → what ``fold`` makes of each alone (ASCII only)."""
-    table: dict[int, str] = {}
-    for cp in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
-        ch = chr(cp)
-        if unicodedata.normalize("NFC", ch) != ch:
-            continue
-        key = fold(ch)
-        if key == "":
-            table[cp] = " "
-        elif key.isascii() and key.isalnum():
-            table[cp] = key
-    return table
-
-
-_ASCII_TOKEN = re.compile(r"[0-9a-z]+|%")
-
-
-def _fold(text: str) -> str:
-    """``logic.text.fold``, about ten times faster on names and file names.
-
-    Letters with diacritics are mapped one by one to what ``fold`` makes of them; when
-    that leaves ASCII, folding is lower-casing and keeping the letters, digits and "%"
-    (what ``fold`` does to ASCII). Anything else (decomposed text, invisible characters,
-    other scripts) goes to ``fold`` itself. Called twice per report (30,000 times at
-    national scale).
-    """
-    plain = text if text.isascii() else text.translate(_fold_table())
-    if not plain.isascii():
-        return fold(text)
-    return " ".join(_ASCII_TOKEN.findall(plain.lower()))
 
 
 def _reconcile_districts(out: Consolidation) -> None:

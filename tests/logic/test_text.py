@@ -5,12 +5,13 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from logic.text import (
+    _fold_in_full,
     clean_text,
     csv_safe,
     decode_for_font,
@@ -464,3 +465,46 @@ def test_clean_text_and_fold_examples_match_the_character_rules(value):
     assert clean_text(value) == _clean_by_character(value, False)
     assert clean_text(value, keep_newlines=True) == _clean_by_character(value, True)
     assert fold(value) == _fold_by_character(value)
+
+
+# --- fold: the short way for printable precomposed text equals the long way ----------------
+
+VIETNAMESE = (
+    "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
+)
+# spaces, invisible and control characters, combining marks, letters fold keeps as they are
+ODD = " \u00a0\t\x00\x01\x7f\u200b\u00ad\u0301\u0323-_.%/()\u00d7\u00df\u00e6\u00f8\u0130\u1e9e"
+FOLD_ALPHABET = VIETNAMESE + VIETNAMESE.upper() + "0123456789" + ODD
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Phường Phúc Xá",
+        "Thị trấn Nông trường Việt Lâm",
+        "XÃ ĐỒNG THÁP",
+        "bao-cao-00001-phuc-xa-dot-1",
+        "Phuo\u031bng Phu\u0301c Xa\u0301",  # decomposed, as a Mac writes file names
+        "Xã\u00a0Ea\u200bKao",
+        "Xã\x00An",  # a control character joins what it separates
+        "Tỷ lệ (%)",
+        "",
+    ],
+)
+def test_fold_short_way_equals_the_long_way(text):
+    assert fold(text) == _fold_in_full(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=FOLD_ALPHABET, max_size=30))
+def test_fold_short_way_equals_the_long_way_on_any_mix(text):
+    assert fold(text) == _fold_in_full(text)
+
+
+def test_fold_short_way_equals_the_long_way_on_every_unit_name_of_a_roster():
+    from workbooks.rosters import load_roster
+
+    names = [u.name for u in load_roster("thanh-hoa").units]
+    assert len(names) > 500
+    assert [fold(n) for n in names] == [_fold_in_full(n) for n in names]
+    assert fold("Xã\x00An") == "xaan"

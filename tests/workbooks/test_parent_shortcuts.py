@@ -1,7 +1,6 @@
 """Shortcuts the consolidating process takes 10,000 times a run give what the long way gives.
 
-``consolidate._fold`` must equal ``logic.text.fold`` (it decides ``unit_claims_other``),
-``FileHashes`` must key a file by its absolute path (a re-run finds its remembered hash),
+``consolidate._name_key`` drops only a whole first word, ``FileHashes`` must key a file by its absolute path (a re-run finds its remembered hash),
 ``intake._head_of`` must give a file's first bytes (they decide what the file is).
 """
 
@@ -11,49 +10,13 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from logic.text import fold
 from workbooks.cache import Cache
-from workbooks.consolidate import _fold, _name_key
+from workbooks.consolidate import _name_key
 from workbooks.intake import HEAD_BYTES, _head_of
-from workbooks.rosters import load_roster
-
-VIETNAMESE = (
-    "aăâbcdđeêghiklmnoôơpqrstuưvxyàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ"
-)
-ODD = " \u00a0\t\u200b\u00ad\u0301\u0323-_.%/()\u00d7\u00df\u00e6\u00f8\u0130\u1e9e"
-ALPHABET = VIETNAMESE + VIETNAMESE.upper() + "0123456789" + ODD
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Phường Phúc Xá",
-        "Thị trấn Nông trường Việt Lâm",
-        "XÃ ĐỒNG THÁP",
-        "bao-cao-00001-phuc-xa-dot-1",
-        "Phuo\u031bng Phu\u0301c Xa\u0301",  # decomposed, as a Mac writes file names
-        "Xã\u00a0Ea\u200bKao",
-        "Tỷ lệ (%)",
-        "",
-    ],
-)
-def test_fold_shortcut_equals_fold(text):
-    assert _fold(text) == fold(text)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=ALPHABET, max_size=30))
-def test_fold_shortcut_equals_fold_on_any_mix(text):
-    assert _fold(text) == fold(text)
-
-
-def test_fold_shortcut_equals_fold_on_every_unit_name_of_a_roster():
-    names = [u.name for u in load_roster("thanh-hoa").units]
-    assert len(names) > 500
-    assert [_fold(n) for n in names] == [fold(n) for n in names]
+def test_name_keys_drop_only_a_whole_first_word():
     assert _name_key("Phường Phúc Xá") == "phucxa"
     assert _name_key("Xã Xanh") == "xanh"  # only a whole first word is a prefix
 
