@@ -76,6 +76,8 @@ class Measurement:
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after
     # ours only: tree peak until the tally was written (without the JSON summary)
     peak_before_json_mb: float | None = None
+    # seconds the tree kept ≥ 1.5, 0.5–1.5 and < 0.5 cores busy (CPU polled with memory)
+    cores_s: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     @property
     def files_per_s(self) -> float:
@@ -98,6 +100,9 @@ def measure(
             peak_rss = peak_pss = 0
             max_procs = 0
             timeline: list[tuple[float, int]] = []
+            cores = [0.0, 0.0, 0.0]
+            cpu_before: dict[int, float] = {}
+            t_before = time.perf_counter()
             tick = 0
             while True:
                 try:
@@ -105,8 +110,14 @@ def measure(
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                rss, pss, count = _tree_memory(root, with_pss=tick % 4 == 0)
+                rss, pss, count, cpu = _tree_memory(root, with_pss=tick % 4 == 0)
                 timeline.append((time.time(), rss))
+                now = time.perf_counter()
+                # a process started since the last poll counts from zero: close enough
+                busy = sum(c - cpu_before.get(pid, 0.0) for pid, c in cpu.items())
+                busy /= max(now - t_before, 1e-6)
+                cores[0 if busy >= 1.5 else 1 if busy >= 0.5 else 2] += now - t_before
+                cpu_before, t_before = cpu, now
                 peak_rss = max(peak_rss, rss)
                 peak_pss = max(peak_pss, pss)
                 max_procs = max(max_procs, count)
@@ -122,7 +133,7 @@ def measure(
     if not peak_rss:
         peak_rss = int(report.get("maxrss_mb", 0) * _MB)
     m = Measurement(contender, n, wall, peak_rss / _MB, peak_pss / _MB, max_procs, report,
-                    load=(load_before, _load()))  # fmt: skip
+                    load=(load_before, _load()), cores_s=(cores[0], cores[1], cores[2]))  # fmt: skip
     if "tally_end" in report:
         before = [rss for t, rss in timeline if t <= report["tally_end"]]
         m.peak_before_json_mb = max(before, default=0) / _MB
@@ -137,14 +148,16 @@ def _load() -> float:
         return 0.0
 
 
-def _tree_memory(root, *, with_pss: bool) -> tuple[int, int, int]:
+def _tree_memory(root, *, with_pss: bool) -> tuple[int, int, int, dict[int, float]]:
+    """RSS and PSS summed over the process tree, its size, and each process's CPU seconds."""
     import psutil
 
     try:
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0, 0, 0
+        return 0, 0, 0, {}
     rss = pss = 0
+    cpu: dict[int, float] = {}
     for p in procs:
         with contextlib.suppress(psutil.Error):
             if with_pss:
@@ -153,7 +166,9 @@ def _tree_memory(root, *, with_pss: bool) -> tuple[int, int, int]:
                 pss += getattr(info, "pss", info.rss)
             else:
                 rss += p.memory_info().rss
-    return rss, pss, len(procs)
+            times = p.cpu_times()
+            cpu[p.pid] = times.user + times.system
+    return rss, pss, len(procs), cpu
 
 
 # --- the children: one per contender ------------------------------------------------------
@@ -593,6 +608,10 @@ def breakdown(rows: list[Measurement]) -> str:
                        f"rows {r['rows']}, unplaced {r['unplaced']}")  # fmt: skip
         elif "cells" in r:
             out.append(f"  {m.contender}: read {r['read_s']:.1f} s, {r['cells']:,} cells")
+        if any(m.cores_s):
+            two, one, idle = m.cores_s
+            out.append(f"    cores busy: ≥ 1.5 for {two:.1f} s, 0.5–1.5 for {one:.1f} s, "
+                       f"< 0.5 for {idle:.1f} s")  # fmt: skip
     return "\n".join(out)
 
 
