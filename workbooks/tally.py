@@ -74,7 +74,7 @@ from logic.plan import COMPONENT_LABELS, Indicator, Plan, Target
 from logic.targets import NOT_OCCURRED, STATUS_LABELS, target_text
 from logic.text import EXCEL_CELL_MAX, safe_for_cell
 
-from .layout import short_name
+from .layout import col_letter, short_name
 from .save import atomic_write
 from .summary import (
     INPUT_STATES,
@@ -143,38 +143,37 @@ class _Spec:
     fmt: str = "General"
 
 
-_spec = _Spec
 _STYLES: dict[str, _Spec] = {
     # header block
-    "issuer": _spec(12, h="center", wrap=True, border=False),
-    "unit": _spec(12, bold=True, h="center", wrap=True, border=False),
-    "motto": _spec(12, bold=True, h="center", border=False),
-    "motto2": _spec(13, bold=True, underline=True, h="center", border=False),
-    "place_date": _spec(12, italic=True, h="center", border=False),
-    "title": _spec(14, bold=True, h="center", wrap=True, border=False),
-    "campaign": _spec(13, bold=True, h="center", wrap=True, border=False),
-    "subtitle": _spec(12, italic=True, h="center", wrap=True, border=False),
+    "issuer": _Spec(12, h="center", wrap=True, border=False),
+    "unit": _Spec(12, bold=True, h="center", wrap=True, border=False),
+    "motto": _Spec(12, bold=True, h="center", border=False),
+    "motto2": _Spec(13, bold=True, underline=True, h="center", border=False),
+    "place_date": _Spec(12, italic=True, h="center", border=False),
+    "title": _Spec(14, bold=True, h="center", wrap=True, border=False),
+    "campaign": _Spec(13, bold=True, h="center", wrap=True, border=False),
+    "subtitle": _Spec(12, italic=True, h="center", wrap=True, border=False),
     # streamed rows
-    "note": _spec(11, italic=True, border=False),
-    "guide": _spec(11, border=False),
-    "section": _spec(12, bold=True, border=False),
-    "header": _spec(11, bold=True, h="center", wrap=True, fill=HEADER_FILL),
-    "text": _spec(),
-    "wrap": _spec(wrap=True),
-    "wrap_center": _spec(h="center", wrap=True),
-    "code": _spec(h="center", fmt="@"),
-    "center": _spec(h="center"),
-    "status": _spec(bold=True, h="center"),
-    "int": _spec(h="right", fmt="#,##0"),
-    "num": _spec(h="right", fmt="#,##0"),  # integers; other numbers switch to "dec"
-    "dec": _spec(h="right", fmt="#,##0.0#"),
-    "pct": _spec(h="right", fmt="0.0%"),
-    "pct_red": _spec(h="right", fmt='"Giảm "0.0%;"Tăng "0.0%;"Không đổi"'),
-    "yesno": _spec(h="center", fmt='"Có";"Có";"Không"'),
-    "date": _spec(h="center", fmt="dd/mm/yyyy"),
-    "datetime": _spec(h="center", fmt="dd/mm/yyyy hh:mm"),
-    "sign_title": _spec(12, bold=True, h="center", border=False),
-    "sign_hint": _spec(12, italic=True, h="center", border=False),
+    "note": _Spec(11, italic=True, border=False),
+    "guide": _Spec(11, border=False),
+    "section": _Spec(12, bold=True, border=False),
+    "header": _Spec(11, bold=True, h="center", wrap=True, fill=HEADER_FILL),
+    "text": _Spec(),
+    "wrap": _Spec(wrap=True),
+    "wrap_center": _Spec(h="center", wrap=True),
+    "code": _Spec(h="center", fmt="@"),
+    "center": _Spec(h="center"),
+    "status": _Spec(bold=True, h="center"),
+    "int": _Spec(h="right", fmt="#,##0"),
+    "num": _Spec(h="right", fmt="#,##0"),  # integers; other numbers switch to "dec"
+    "dec": _Spec(h="right", fmt="#,##0.0#"),
+    "pct": _Spec(h="right", fmt="0.0%"),
+    "pct_red": _Spec(h="right", fmt='"Giảm "0.0%;"Tăng "0.0%;"Không đổi"'),
+    "yesno": _Spec(h="center", fmt='"Có";"Có";"Không"'),
+    "date": _Spec(h="center", fmt="dd/mm/yyyy"),
+    "datetime": _Spec(h="center", fmt="dd/mm/yyyy hh:mm"),
+    "sign_title": _Spec(12, bold=True, h="center", border=False),
+    "sign_hint": _Spec(12, italic=True, h="center", border=False),
 }
 #: Conditional formats of status words: word → (font colour, fill).
 _STATUS_COLOURS = {
@@ -456,7 +455,7 @@ class _Cells:
 
     def __init__(self, keys: Sequence[str], styles: _Styles, sst: _SharedStrings):
         n = len(keys)
-        letters = [_column_letter(i + 1) for i in range(n)]
+        letters = [col_letter(i + 1) for i in range(n)]
         self.keys = list(keys)
         self.letters = letters
         self.prefixes = [f'<c r="{x}' for x in letters]
@@ -670,7 +669,7 @@ class _Sheet:
             1: min(15 * issuer_lines + 3, 80),
             6: 18 * min(3, max(1, math.ceil(len(lines[0]) / (ncols * 11)))) if lines else None,
         }
-        L = _column_letter
+        L = col_letter
         for r, cells in rows.items():
             styles = ["text"] * ncols
             values: list[Any] = [None] * ncols
@@ -749,12 +748,12 @@ class _Sheet:
             self.pieces.append(
                 _Piece(first_data, keys, rows, count, boxed=True, wrap=wrap, render=render)
             )
-        last = _column_letter(len(cols))
+        last = col_letter(len(cols))
         self.tables.append(_Table(name, f"A{header_row}:{last}{last_row}", headers))
         for i, c in enumerate(cols, start=1):
             self.widths[i] = max(c.width, self.widths.get(i, 0))
         for header in status_cols:
-            col = _column_letter([c.header for c in cols].index(header) + 1)
+            col = col_letter([c.header for c in cols].index(header) + 1)
             rules = [
                 (_quote_formula(word), self.book.styles.dxf(font, fill))
                 for word, (font, fill) in _STATUS_COLOURS.items()
@@ -773,7 +772,7 @@ class _Sheet:
         n = self.ncols
         left_to = max(2, n // 3)
         right_from = max(left_to + 2, n - max(2, n // 3) + 1)
-        L = _column_letter
+        L = col_letter
         row = self.row
         for r, (a, b, style) in enumerate(
             [
@@ -817,7 +816,7 @@ class _Sheet:
             f'{_XML_DECL}<worksheet xmlns="{_NS_MAIN}" xmlns:r="{_NS_REL}">'
             f'<sheetPr><outlinePr summaryBelow="{0 if grouped else 1}" summaryRight="1"/>'
             '<pageSetUpPr fitToPage="1"/></sheetPr>'
-            f'<dimension ref="A1:{_column_letter(last_col)}{last_row}"/>'
+            f'<dimension ref="A1:{col_letter(last_col)}{last_row}"/>'
             f'<sheetViews><sheetView workbookViewId="0"{view}>{pane}</sheetView></sheetViews>'
             '<sheetFormatPr baseColWidth="8" defaultRowHeight="15"'
             f"{outline}/>"
@@ -850,7 +849,7 @@ class _Sheet:
             '<headerFooter><oddFooter>&amp;C&amp;"Times New Roman,Regular"Trang &amp;P / '
             "&amp;N</oddFooter></headerFooter>"
             # codes such as "14755" are text: no "number stored as text" marks
-            f'<ignoredErrors><ignoredError sqref="A1:{_column_letter(last_col)}{last_row}" '
+            f'<ignoredErrors><ignoredError sqref="A1:{col_letter(last_col)}{last_row}" '
             'numberStoredAsText="1"/></ignoredErrors>'
         )
         if self.drawing:
@@ -1154,15 +1153,6 @@ def _core_xml(title: str, created: dt.datetime, modified: dt.datetime) -> str:
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
-
-
-def _column_letter(n: int) -> str:
-    """The letters of column ``n`` (1 → "A", 27 → "AA")."""
-    letters = ""
-    while n > 0:
-        n, rest = divmod(n - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 class _Zip:

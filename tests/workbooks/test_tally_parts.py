@@ -24,6 +24,7 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter
 
 from workbooks import tally
+from workbooks.layout import col_letter
 from workbooks.tally import _STATUS_COLOURS, _STYLES, _Chart, _Styles
 
 _THIN = Side(style="thin", color="000000")
@@ -132,8 +133,9 @@ def test_chart_and_drawing_are_openpyxls(units):
 
 
 def test_column_letters():
+    """The tally names columns with ``layout.col_letter``: openpyxl's letters, every one."""
     for n in (1, 2, 25, 26, 27, 52, 53, 702, 703, 16384):
-        assert tally._column_letter(n) == get_column_letter(n)
+        assert col_letter(n) == get_column_letter(n)
 
 
 def test_writing_a_tally_does_not_import_openpyxl():
