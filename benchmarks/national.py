@@ -676,13 +676,13 @@ def _git_state() -> dict:
 def compile_bytecode(log) -> str:
     """Byte-compile what every contender imports, as an installed tool has it.
 
-    An installation carries compiled modules: pip compiles at install time, uv with
-    ``compile-bytecode`` (set in pyproject.toml), and Python writes them on first import.
-    Where ``PYTHONDONTWRITEBYTECODE`` is set (it is on the machines these figures come from),
-    a virtual environment never gets them, and every run compiled pandas, pydantic and this
-    project from source again: 0.4 s in our parent, as much in the fork server, and more
-    in the baseline's pandas. Compiled once here, every contender reads them (that variable
-    only stops writing). Returns what was done, for the figures.
+    An installation carries compiled modules: pip compiles them at install time, and Python
+    writes them on first import. Where ``PYTHONDONTWRITEBYTECODE`` is set (it is on the
+    machines these figures come from), a virtual environment never gets them, and every
+    run compiled pandas, pydantic and this project from source again: 0.4 s in our parent,
+    as much in the fork server, and more in the baseline's pandas. Compiled once here,
+    every contender reads them (that variable only stops writing). Returns what was done,
+    for the figures.
     """
     import compileall
     import sysconfig
