@@ -263,7 +263,7 @@ def _few_gc_passes():
 
 
 def _consolidate_in(args) -> int:
-    from .consolidate import console_progress, consolidate, write_summary
+    from .consolidate import console_status, consolidate, write_summary
     from .plans import load
     from .summary import print_summary, resolve_plan
     from .tally import write_tally
@@ -280,26 +280,30 @@ def _consolidate_in(args) -> int:
     roster = _roster(plan, args.roster)
     passwords = _passwords(args)
     clock.lap("plan")
-    result = consolidate(
-        args.inputs,
-        plan,
-        roster,
-        use_cache=not args.no_cache,
-        workers=args.workers,
-        passwords=passwords,
-        progress=console_progress(),
-    )
-    clock.lap("consolidate")
-    write_tally(result, args.out)
-    clock.lap("tally")
-    if args.json:
-        write_summary(result, args.json)
-        clock.lap("json")
-    if args.replies:
-        from .replies import write_replies
+    with console_status() as status:
+        result = consolidate(
+            args.inputs,
+            plan,
+            roster,
+            use_cache=not args.no_cache,
+            workers=args.workers,
+            passwords=passwords,
+            progress=status.progress,
+        )
+        clock.lap("consolidate")
+        status.step("Đang ghi bảng tổng hợp")
+        write_tally(result, args.out)
+        clock.lap("tally")
+        if args.json:
+            status.step("Đang ghi tệp JSON")
+            write_summary(result, args.json)
+            clock.lap("json")
+        if args.replies:
+            from .replies import write_replies
 
-        write_replies(result, args.replies)
-        clock.lap("replies")
+            status.step("Đang soạn thư trả lời")
+            write_replies(result, args.replies)
+            clock.lap("replies")
     print_summary(result, args.out)
     clock.lap("summary")
     clock.save()

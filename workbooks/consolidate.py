@@ -611,19 +611,57 @@ def _reconcile_districts(out: Consolidation) -> None:
                     )
 
 
-def console_progress(stream=None) -> Progress | None:
-    """A one-line progress display on a terminal (default ``sys.stderr``); None otherwise."""
+def console_status(stream=None) -> ConsoleStatus:
+    """What a run is doing, on one line of a terminal (default ``sys.stderr``).
+
+    Silent when the stream is not a terminal (a log, a pipe, a scheduled task).
+    """
     # sys.stderr looked up now, not at import: it may have been replaced since (pytest does)
     stream = sys.stderr if stream is None else stream
-    if not stream.isatty():
-        return None
-    start = time.perf_counter()
+    return ConsoleStatus(stream, live=stream.isatty())
 
-    def show(done: int, total: int) -> None:
-        rate = done / max(time.perf_counter() - start, 1e-6)
-        stream.write(f"\rĐã đọc {done}/{total} tệp ({rate:,.0f} tệp/giây)   ")
+
+class ConsoleStatus:
+    """One status line: the files read as they are read (``progress``), then each step
+    after the reading (``step``), which nationally take seconds each. Leaving the ``with``
+    block clears the line; the count of files read stays on screen, the steps do not."""
+
+    def __init__(self, stream, *, live: bool):
+        self.stream = stream
+        self.live = live
+        self.start = time.perf_counter()
+        self.width = 0  # characters now on the status line
+
+    def __enter__(self) -> ConsoleStatus:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.clear()  # an error message, or the summary, starts on a clean line
+
+    @property
+    def progress(self) -> Progress | None:
+        return self._progress if self.live else None
+
+    def _progress(self, done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - self.start, 1e-6)
+        per_s = f"{rate:,.0f}".replace(",", ".")  # 1.234: the Vietnamese thousands mark
+        self._show(f"Đã đọc {done}/{total} tệp ({per_s} tệp/giây)")
         if done == total:
-            stream.write("\n")
-        stream.flush()
+            self.stream.write("\n")
+            self.width = 0
+            self._show("Đang tổng hợp và đánh giá chỉ tiêu…")
 
-    return show
+    def step(self, text: str) -> None:
+        if self.live:
+            self._show(text + "…")
+
+    def clear(self) -> None:
+        if self.live and self.width:
+            self._show("")
+            self.stream.write("\r")
+            self.stream.flush()
+
+    def _show(self, text: str) -> None:
+        self.stream.write("\r" + text + " " * max(0, self.width - len(text)))
+        self.width = len(text)
+        self.stream.flush()

@@ -221,7 +221,7 @@ def _mail(
 
 def run_demo(out: Path, plan_ref: str = "thanh-hoa-2024") -> int:
     """Build the inbox under ``out``, consolidate it and say where the results are."""
-    from .consolidate import console_progress, consolidate, write_summary
+    from .consolidate import console_status, consolidate, write_summary
     from .plans import load
     from .replies import write_replies
     from .rosters import load_roster
@@ -233,11 +233,17 @@ def run_demo(out: Path, plan_ref: str = "thanh-hoa-2024") -> int:
     out = Path(out)
     print(f"Đang tạo hộp thư mẫu cho kế hoạch “{plan.name}”…")
     inbox = build_inbox(plan, roster, out / "hop-thu")
-    result = consolidate([inbox.folder], plan, roster, use_cache=False, progress=console_progress())
     tally = out / "tong-hop.xlsx"
-    write_tally(result, tally)
-    write_summary(result, out / "tong-hop.json")
-    replies = write_replies(result, out / "thu-tra-loi")
+    with console_status() as status:
+        result = consolidate(
+            [inbox.folder], plan, roster, use_cache=False, progress=status.progress
+        )
+        status.step("Đang ghi bảng tổng hợp")
+        write_tally(result, tally)
+        status.step("Đang ghi tệp JSON")
+        write_summary(result, out / "tong-hop.json")
+        status.step("Đang soạn thư trả lời")
+        replies = write_replies(result, out / "thu-tra-loi")
     print_summary(result, tally)
     print(f"Hộp thư mẫu: {inbox.folder}")
     print(f"Tóm tắt JSON: {out / 'tong-hop.json'}")

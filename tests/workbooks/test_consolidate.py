@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -234,3 +236,49 @@ def test_the_readme_demo_runs_end_to_end(tmp_path, capsys):
     assert states == {"accepted", "rejected", "superseded"}
     assert {r["phase"] for r in summary["results"]} == {"1", "2", "3", "all"}
     assert list((out / "thu-tra-loi").glob("*.eml"))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _screen(text: str) -> list[str]:
+    """What a terminal shows of ``text``: a carriage return goes back to the line's start."""
+    lines = []
+    for raw in text.split("\n"):
+        line: list[str] = []
+        for part in raw.split("\r"):
+            line[: len(part)] = part
+        lines.append("".join(line).rstrip())
+    return lines
+
+
+def test_a_terminal_is_told_each_step_and_left_clean(inbox, tmp_path, monkeypatch, capsys):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    out, js = tmp_path / "tong-hop.xlsx", tmp_path / "tong-hop.json"
+    argv = ["consolidate", str(inbox.folder), "--plan", PLAN.id, "--out", str(out), "--json",
+            str(js), "--no-cache"]  # fmt: skip
+    assert main(argv) == 1
+    shown = [part.strip() for part in terminal.getvalue().replace("\n", "\r").split("\r")]
+    steps = [s for s in shown if s.endswith("…")]
+    assert steps == [
+        "Đang tổng hợp và đánh giá chỉ tiêu…",
+        "Đang ghi bảng tổng hợp…",
+        "Đang ghi tệp JSON…",
+    ]
+    files = len([p for p in inbox.folder.rglob("*") if p.is_file()])
+    screen = _screen(terminal.getvalue())
+    assert screen[0].startswith(f"Đã đọc {files}/{files} tệp (")
+    assert screen[1:] == [""]  # the steps are gone: the summary starts on a clean line
+    assert "Bảng tổng hợp" in capsys.readouterr().out
+
+
+def test_no_status_line_when_stderr_is_not_a_terminal(inbox, tmp_path, capsys):
+    argv = ["consolidate", str(inbox.folder), "--plan", PLAN.id, "--out",
+            str(tmp_path / "t.xlsx"), "--no-cache"]  # fmt: skip
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "Đang" not in captured.err and "Đã đọc" not in captured.err
+    assert "Bảng tổng hợp" in captured.out
