@@ -19,6 +19,10 @@ subprocess with its peak memory (sum of the RSS of the process tree, polled):
   (header row found by "Mã chỉ tiêu"), then a groupby to district and province written to
   an .xlsx. ``--baseline-sample K`` times K files and extrapolates (labelled so).
 
+``--repeat K`` runs the floor and ours K times, interleaved round by round (each first run
+with an empty read cache), and reports each contender's median run with the spread; the
+baseline runs once.
+
 It prints one table and the targets of the issue, and writes the figures to
 ``WORKDIR/national-results.json`` (and a copy named after the start time). See
 ``benchmarks/README.md``.
@@ -78,6 +82,8 @@ class Measurement:
     peak_before_json_mb: float | None = None
     # seconds the tree kept ≥ 1.5, 0.5–1.5 and < 0.5 cores busy (CPU polled with memory)
     cores_s: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # with --repeat: every run's wall time; this measurement is the median run
+    walls: list[float] = field(default_factory=list)
 
     @property
     def files_per_s(self) -> float:
@@ -434,7 +440,7 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
         p.read_bytes()
     rows: list[Measurement] = []
 
-    def go(contender: str, args: list[str], files: int = n) -> Measurement:
+    def go(contender: str, args: list[str], files: int = n, keep: bool = True) -> Measurement:
         log(f"N={n}: {contender} …")
         m = measure(contender, files, args, errlog)
         if "json_path" in m.report:  # parsed in a subprocess: this one stays small
@@ -445,30 +451,39 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
             )  # fmt: skip
             m.report.update(json.loads(counts.stdout.decode().splitlines()[-1]))
         log(f"N={n}: {contender}: {m.wall_s:.1f} s, peak {m.peak_rss_mb:.0f} MB")
-        rows.append(m)
+        if keep:
+            rows.append(m)
         return m
 
     roster = str(covered_roster(corpus, run_dir))
     info["roster"] = roster
-    go(
-        "floor (calamine, 2 processes)",
-        ["floor", "--list", str(listing), "--procs", str(a.workers)],
-    )
-    go("floor (calamine, 1 process)", ["floor", "--list", str(listing), "--procs", "1"])
     ours_args = ["ours", "--inputs", str(corpus.folder), "--roster", roster,
                  "--workers", str(a.workers)]  # fmt: skip
-    cache = run_dir / "cache"
-    first = go("ours, first run", [*ours_args, "--out", str(run_dir / "first"),
-                                  "--cache-dir", str(cache)])  # fmt: skip
     changed = len(corpus.files) // 2
     original = corpus.paths[changed].read_bytes()
-    try:
-        _corpus.write_correction(corpus, changed)
-        rerun = go("ours, re-run (1 file changed)", [*ours_args, "--out", str(run_dir / "rerun"),
-                                                     "--cache-dir", str(cache)])  # fmt: skip
-    finally:
-        corpus.paths[changed].write_bytes(original)  # the corpus is cached: leave it as built
-    rerun.note = f"changed: {corpus.files[changed].name}"
+    rounds: dict[str, list[Measurement]] = {}
+    for k in range(a.repeat):  # interleaved: a slow minute of the VM hits every contender
+        cache = run_dir / f"cache-{k}"  # each first run starts from an empty read cache
+        runs = [
+            ("floor (calamine, 2 processes)",
+             ["floor", "--list", str(listing), "--procs", str(a.workers)]),
+            ("floor (calamine, 1 process)", ["floor", "--list", str(listing), "--procs", "1"]),
+            ("ours, first run",
+             [*ours_args, "--out", str(run_dir / "first"), "--cache-dir", str(cache)]),
+        ]  # fmt: skip
+        for contender, args in runs:
+            rounds.setdefault(contender, []).append(go(contender, args, keep=False))
+        try:
+            _corpus.write_correction(corpus, changed)
+            rerun = go("ours, re-run (1 file changed)", [*ours_args, "--out",
+                       str(run_dir / "rerun"), "--cache-dir", str(cache)], keep=False)  # fmt: skip
+        finally:
+            corpus.paths[changed].write_bytes(original)  # the corpus is cached: leave it as built
+        rerun.note = f"changed: {corpus.files[changed].name}"
+        rounds.setdefault(rerun.contender, []).append(rerun)
+    for runs_of in rounds.values():
+        rows.append(median_run(runs_of))
+    first = _find(rows, "ours, first run")
     if a.baseline_sample and a.baseline_sample < n:
         step = n / a.baseline_sample
         sample = [paths[int(i * step)] for i in range(a.baseline_sample)]
@@ -493,6 +508,16 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
         shutil.rmtree(run_dir, ignore_errors=True)
     info["first_results"] = first.report.get("results")
     return rows, info
+
+
+def median_run(runs: list[Measurement]) -> Measurement:
+    """The run of median wall time (the lower one of an even count), with every run's time."""
+    m = sorted(runs, key=lambda r: r.wall_s)[(len(runs) - 1) // 2]
+    m.walls = [r.wall_s for r in runs]
+    if len(runs) > 1:
+        spread = f"median of {len(runs)} runs ({min(m.walls):.1f}–{max(m.walls):.1f} s)"
+        m.note = f"{m.note}; {spread}" if m.note else spread
+    return m
 
 
 def covered_roster(corpus, run_dir: Path) -> Path:
@@ -711,6 +736,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true",
                    help="keep each run's outputs (tallies, JSON summaries, read cache)")  # fmt: skip
     p.add_argument("--workers", type=int, default=2, help="processes for ours, floor, generation")
+    p.add_argument("--repeat", type=int, default=1, metavar="K",
+                   help="run the floor and ours K times, interleaved, and keep each one's "
+                        "median run (the baseline runs once)")  # fmt: skip
     p.add_argument("--baseline-sample", type=int, metavar="K",
                    help="time the pandas baseline on K files and extrapolate to N")  # fmt: skip
     p.add_argument("--roster", type=Path, default=_corpus.NATIONAL_ROSTER,
@@ -722,6 +750,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", action="store_true",
                    help="also profile ours (cProfile; parent process and reader)")  # fmt: skip
     a = p.parse_args(argv)
+    if a.repeat < 1:
+        p.error("--repeat must be at least 1")
     a.workdir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now().isoformat(timespec="seconds")
 
