@@ -35,7 +35,7 @@ from .intake import Source
 from .isolate import map_isolated
 from .isolate import warm_up as _warm_up
 from .precheck import decrypt, precheck
-from .reader import WorkbookRead, read_workbook
+from .reader import SharedLayouts, WorkbookRead, read_workbook
 from .settings import get_settings
 
 # Progress is shown at most this often: a batch's results arrive together.
@@ -87,7 +87,7 @@ def read_many(
             results[i] = entries.get(sources[i].sha256)  # type: ignore[arg-type,assignment]
 
     if store is not None and cached and not todo:
-        take(store.get_many([sources[i].sha256 for i in cached], fp))  # type: ignore[misc]
+        take(store.get_many([sources[i].sha256 for i in cached], fp, SharedLayouts().share))
         todo = [i for i in cached if results[i] is None]  # damaged entries: read again
         cached = []
     fresh = 0
@@ -111,7 +111,8 @@ def read_many(
                 again = [i for i in cached if results[i] is None]  # damaged entries
                 # A hash the worker found cached: take the entry (a damaged one is read again).
                 if run.hashed_only and store is not None:
-                    hits = store.get_many([sources[i].sha256 for i in run.hashed_only], fp)
+                    shas = [sources[i].sha256 for i in run.hashed_only]
+                    hits = store.get_many(shas, fp, run.layouts.share)  # type: ignore[arg-type]
                     for i in run.hashed_only:
                         results[i] = hits.get(sources[i].sha256)  # type: ignore[arg-type]
                         if results[i] is None:
@@ -141,7 +142,7 @@ class _Taking:
 
     def _run(self, blobs: list[tuple[str, bytes]]) -> None:
         try:
-            self.entries = decode_many(blobs)
+            self.entries = decode_many(blobs, SharedLayouts().share)
         except BaseException as exc:  # MemoryError, say: raised again in the caller's thread
             self.error = exc
 
@@ -170,6 +171,7 @@ class _Run:
         self.progress = progress
         self.done = done
         self.hashed_only: list[int] = []
+        self.layouts = SharedLayouts()
 
     def read(self, ctx: _Context, todo: list[int], workers: int | None, passwords) -> int:
         settings = get_settings()
@@ -205,8 +207,8 @@ class _Run:
                 if blob is None:
                     self.hashed_only.append(i)
                 else:
-                    read = decode(blob)
-                    self.results[i] = read  # type: ignore[assignment]
+                    read = self.layouts.share(decode(blob))  # type: ignore[arg-type]
+                    self.results[i] = read
                     count += 1
                     # A refusal for want of the right password is not cached: the key holds
                     # the passwords' names, not the passwords, so the right one given later

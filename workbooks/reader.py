@@ -123,6 +123,28 @@ class WorkbookRead:
     embedded: Plan | None = None  # the workbook's own plan, when read without one
 
 
+class SharedLayouts:
+    """The sheet layouts of one batch's reads, each held once in the process keeping them.
+
+    Reads arrive one pickle each (from the workers, from the cache), so every read brought
+    its own copy of its sheet's layout, the cell of each indicator's component: 11 KB of a
+    read's 18, 110 MB for the country's 10,051 reports, nearly all laid out alike.
+    :meth:`share` swaps a sheet's copy for the first equal one met; a sheet's ``cells`` are
+    only ever looked up, never changed.
+    """
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, ...], dict[tuple[str, str], str]] = {}
+
+    def share(self, read: WorkbookRead) -> WorkbookRead:
+        for sheet in read.sheets:
+            cells = sheet.cells
+            same = self.seen.setdefault(tuple(cells.values()), cells)
+            if same is not cells and same == cells:
+                sheet.cells = same
+        return read
+
+
 def read_workbook(
     data: bytes | Path,
     *,

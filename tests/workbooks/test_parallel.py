@@ -5,8 +5,10 @@ are found after reading, and progress reaches the end."""
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,36 @@ def test_consolidate_with_spawned_workers_as_on_windows(reports, tmp_path, monke
     assert [r.to_dict() for r in spawned.evaluation.results] == [
         r.to_dict() for r in forked.evaluation.results
     ]
+
+
+def test_reads_hold_a_layout_once_and_nothing_read_changes(reports, tmp_path):
+    import openpyxl
+
+    from workbooks.reader import read_workbook
+
+    # one commune inserted two rows above its table: its cells are elsewhere
+    edited = tmp_path / "xa-sua.xlsx"
+    wb = openpyxl.load_workbook(reports[3])
+    wb.worksheets[0].insert_rows(3, amount=2)
+    wb.save(edited)
+    inputs = [*reports[:3], edited, *reports[4:12]]
+    alone = {
+        Path(p).name: read_workbook(Path(p), name=Path(p).name, plan=PLAN, roster=ROSTER).sheets[0]
+        for p in [*inputs, reports[12]]
+    }
+    for p in [*inputs, reports[12]]:  # saved an hour ago: a re-run trusts their size and time
+        os.utime(p, (time.time() - 3600,) * 2)
+    cache = tmp_path / "cache"
+    # read afresh; all from the cache; from the cache while a new report is read
+    for run, batch in (("first", inputs), ("cached", inputs), ("mixed", [*inputs, reports[12]])):
+        c = consolidate(batch, PLAN, ROSTER, cache_dir=cache, workers=2)
+        sheets = {Path(a.sheet.path).name: a.sheet for a in c.accepted}
+        assert set(sheets) == {Path(p).name for p in batch}, run
+        for name, s in sheets.items():  # the same figures and cells as a file read alone
+            assert (s.values, s.cells) == (alone[name].values, alone[name].cells), (run, name)
+        layouts = {id(s.cells) for name, s in sheets.items() if name != edited.name}
+        # the reports of the template hold one layout (two when some came from the cache
+        # while the new one was read: each side keeps its own)
+        assert len(layouts) == (2 if run == "mixed" else 1), run
+        assert id(sheets[edited.name].cells) not in layouts, run
+        assert sheets[edited.name].cells != sheets[Path(reports[0]).name].cells
