@@ -25,3 +25,31 @@ def test_every_field_shape_round_trips():
     lines = list(result_lines(results))
     assert [json.loads(line) for line in lines] == [_expected(r) for r in results]
     assert all("\n" not in line for line in lines)  # one record per line, always
+
+
+def test_shared_components_and_tails_are_encoded_for_each_result(monkeypatch):
+    # a national evaluation shares one components dict among communes with equal figures,
+    # and one target object among the communes of an indicator
+    shared, target = {"numerator": 3, "denominator": 4.5}, Target(op=">=", value=0.5)
+    results = [
+        Result(f"{i:05d}", "commune", "001", "1", "CT01", "ratio", shared, 0.6667, target,
+               status, reported, expected, interim=i % 2 == 0, gap=None, note=None)
+        for i, (status, reported, expected) in enumerate(
+            [("met", 1, 1), ("met", 1, 1), ("met", 1.0, 1), ("missed", 1, 1), ("met", 1, 3)]
+        )
+    ]  # fmt: skip
+    lines = list(result_lines(results))
+    assert [json.loads(line) for line in lines] == [_expected(r) for r in results]
+    assert ['"reported": 1.0' in line for line in lines] == [False, False, True, False, False]
+
+    # dicts made and dropped one by one (their ids are reused), past the cache's bound
+    monkeypatch.setattr("workbooks.results_json._KEEP", 2)
+
+    def fresh():
+        for i in range(50):
+            comps = {"count": float(i)}
+            yield Result(f"{i:05d}", "commune", "001", "1", "CT04", "count", comps, float(i),
+                         Target(op=">=", value=i), "met", 1, 1)  # fmt: skip
+
+    lines = list(result_lines(fresh()))
+    assert [json.loads(line) for line in lines] == [_expected(r) for r in fresh()]
