@@ -440,7 +440,7 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
         p.read_bytes()
     rows: list[Measurement] = []
 
-    def go(contender: str, args: list[str], files: int = n, keep: bool = True) -> Measurement:
+    def go(contender: str, args: list[str], files: int = n) -> Measurement:
         log(f"N={n}: {contender} …")
         m = measure(contender, files, args, errlog)
         if "json_path" in m.report:  # parsed in a subprocess: this one stays small
@@ -451,8 +451,6 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
             )  # fmt: skip
             m.report.update(json.loads(counts.stdout.decode().splitlines()[-1]))
         log(f"N={n}: {contender}: {m.wall_s:.1f} s, peak {m.peak_rss_mb:.0f} MB")
-        if keep:
-            rows.append(m)
         return m
 
     roster = str(covered_roster(corpus, run_dir))
@@ -472,11 +470,11 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
              [*ours_args, "--out", str(run_dir / "first"), "--cache-dir", str(cache)]),
         ]  # fmt: skip
         for contender, args in runs:
-            rounds.setdefault(contender, []).append(go(contender, args, keep=False))
+            rounds.setdefault(contender, []).append(go(contender, args))
         try:
             _corpus.write_correction(corpus, changed)
             rerun = go("ours, re-run (1 file changed)", [*ours_args, "--out",
-                       str(run_dir / "rerun"), "--cache-dir", str(cache)], keep=False)  # fmt: skip
+                       str(run_dir / "rerun"), "--cache-dir", str(cache)])  # fmt: skip
         finally:
             corpus.paths[changed].write_bytes(original)  # the corpus is cached: leave it as built
         rerun.note = f"changed: {corpus.files[changed].name}"
@@ -500,8 +498,9 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
         m.extrapolated = True
         m.note = f"extrapolated from {len(sample)} files; peak memory measured on those"
     else:
-        go("baseline (pandas + openpyxl)", ["baseline", "--list", str(listing), "--roster", roster,
-                                           "--out", str(run_dir / "baseline")])  # fmt: skip
+        m = go("baseline (pandas + openpyxl)", ["baseline", "--list", str(listing), "--roster",
+                                               roster, "--out", str(run_dir / "baseline")])  # fmt: skip
+    rows.append(m)
     if a.profile:
         info["profile"] = profile(corpus, run_dir, roster, a, log)
     if not a.keep:
