@@ -11,12 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests import hostile
 from workbooks.consolidate import consolidate
 from workbooks.demo import figures
 from workbooks.plans import load
+from workbooks.reader import read_workbook
 from workbooks.rosters import load_roster
 from workbooks.settings import get_settings
 from workbooks.template import write_template
@@ -118,10 +120,6 @@ def test_consolidate_with_spawned_workers_as_on_windows(reports, tmp_path, monke
 
 
 def test_reads_hold_a_layout_once_and_nothing_read_changes(reports, tmp_path):
-    import openpyxl
-
-    from workbooks.reader import read_workbook
-
     # one commune inserted two rows above its table: its cells are elsewhere
     edited = tmp_path / "xa-sua.xlsx"
     wb = openpyxl.load_workbook(reports[3])
