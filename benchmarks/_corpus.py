@@ -335,6 +335,42 @@ def write_correction(corpus: Corpus, index: int, seed: int = SEED) -> Path:
                           report_date=day, values=values)  # fmt: skip
 
 
+# A cell where no sheet of a report may reach: unchecked, python-calamine would allocate
+# the whole box up to it and abort the process.
+_FAR_ROW = b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+
+
+def write_hostile(corpus: Corpus, folder: Path) -> dict[str, str]:
+    """Hostile inputs beside the corpus, and the finding the pre-check must give each.
+
+    One of the corpus's own reports with a far cell added to each of its sheets (a file
+    the reader would otherwise accept), and from the tests' kit (``tests/hostile.py``): a
+    zip bomb, entity expansion, a sheet 100 million cells wide, and cells without
+    references that run past the last column allowed. A contender that reads them without
+    the pre-checks crashes or refuses them with another finding.
+    """
+    from tests import hostile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    source = corpus.paths[0]
+    far = folder / f"o-xa-{source.name}"
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(far, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.startswith("xl/worksheets/sheet"):
+                data = data.replace(b"</sheetData>", _FAR_ROW, 1)
+            zout.writestr(info.filename, data)
+    expected = {far.name: "sheet_too_large"}
+    for make, code in (
+        (hostile.make_zip_bomb, "file_too_large"),
+        (hostile.make_billion_laughs, "file_dangerous_xml"),
+        (hostile.make_wide_box, "sheet_too_large"),
+        (hostile.make_implicit_far, "sheet_too_large"),
+    ):
+        expected[make(folder).name] = code
+    return expected
+
+
 def soffice_binary() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 

@@ -74,6 +74,7 @@ def test_benchmark_runs_every_contender_and_reports_them(tmp_path, capsys):
         "floor (calamine, 2 processes)",
         "floor (calamine, 1 process)",
         "ours, first run",
+        "ours: until the tally is written",
         "ours: read+check+roll-up",
         "ours, re-run (1 file changed)",
         "baseline (pandas + openpyxl)",
@@ -86,8 +87,22 @@ def test_benchmark_runs_every_contender_and_reports_them(tmp_path, capsys):
         assert r["peak_rss_mb"] > 10, name
         assert name in printed
     first = rows["ours, first run"]["report"]
-    assert (first["accepted"], first["rejected"]) == (20, 0)
-    assert rows["ours, re-run (1 file changed)"]["report"]["accepted"] == 20
+    # the corpus's 20 reports, and the five hostile inputs refused by their pre-check
+    assert (first["accepted"], first["rejected"]) == (20, 5)
+    assert {name: h["status"] for name, h in first["hostile"].items()} == dict.fromkeys(
+        first["hostile"], "rejected"
+    )
+    # one is a report of the corpus with a far cell: refused by its extent, not read
+    far = [h for name, h in first["hostile"].items() if name.startswith("o-xa-bao-cao-")]
+    assert len(far) == 1 and "sheet_too_large" in far[0]["codes"]
+    rerun = rows["ours, re-run (1 file changed)"]["report"]
+    assert (rerun["accepted"], rerun["rejected"]) == (20, 5)
+    prechecks = result["corpora"]["20"]["prechecks"]
+    assert len(prechecks) == 4 and all(p["ok"] for p in prechecks)  # 2 rounds × (first, re-run)
+    assert "[MET ] hostile-input pre-checks on in every measured run" in printed
+    to_tally = rows["ours: until the tally is written"]["wall_s"]
+    assert to_tally < rows["ours, first run"]["wall_s"]
+    assert rows["ours: read+check+roll-up"]["wall_s"] < to_tally
     floors = [
         rows[f"floor (calamine, {k})"]["report"]["cells"] for k in ("2 processes", "1 process")
     ]
