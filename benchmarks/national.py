@@ -560,11 +560,11 @@ def refused(report: dict, expected: dict[str, str]) -> dict:
     """Whether a run of ours refused every hostile input with the pre-check's finding, and
     no reader crashed or overran (which a reader given an unchecked file would)."""
     seen = report.get("hostile", {})
-    refused = sorted(name for name, code in expected.items()
-                     if seen.get(name, {}).get("status") == "rejected"
-                     and code in seen[name]["codes"])  # fmt: skip
+    done = sorted(name for name, code in expected.items()
+                  if seen.get(name, {}).get("status") == "rejected"
+                  and code in seen[name]["codes"])  # fmt: skip
     crashed = sorted({"parse_crashed", "parse_timeout"} & set(report.get("finding_codes", [])))
-    return {"ok": len(refused) == len(expected) and not crashed, "refused": refused,
+    return {"ok": len(done) == len(expected) and not crashed, "refused": done,
             "expected": expected, "crashed": crashed}  # fmt: skip
 
 
