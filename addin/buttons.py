@@ -41,7 +41,7 @@ from logic.roster import LEVEL_LABELS
 from logic.targets import NOT_OCCURRED, STATUS_LABELS, TARGET_NOT_SET, target_text
 from logic.text import clean_text, fold
 from workbooks.layout import INPUT_FILL, STATUS_NO_TARGET, report_layout
-from workbooks.locate import a1, col_letter
+from workbooks.locate import a1
 
 from .assess import MET, MISSED, NO_DATA, Verdict, elapsed_share, judge_all_of, judge_row, row_spec
 from .report import SheetCheck, check_grid
@@ -464,7 +464,7 @@ def do_danh_gia_chi_tieu(book: xw.Book) -> None:
             shown = _cell(check, row, "assess")
             if isinstance(shown, str) and shown.strip() and shown.strip() != verdict.word:
                 col = loc.columns["assess"]
-                ref = f"{_letter(col)}{row}"
+                ref = a1(row, col)
                 mismatches.append((check, ref, shown.strip(), verdict.word))
             target = _cell(check, row, "target")
             rows.append(
@@ -570,10 +570,6 @@ def _shown(check: SheetCheck, code: str, position: int) -> Any:
 
 def _plan_target(ind: Indicator, phase: str) -> str:
     return target_text(ind, ind.target_for(phase))
-
-
-def _letter(col: int) -> str:
-    return col_letter(col)
 
 
 # --- Tạo báo cáo mới -------------------------------------------------------------------------

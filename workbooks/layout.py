@@ -39,6 +39,7 @@ import unicodedata
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from logic.plan import COMPONENTS, Indicator, Plan, Target
@@ -380,8 +381,10 @@ class UnitFields:
 # --- small helpers ------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1024)
 def col_letter(col: int) -> str:
-    """1 → "A", 26 → "Z", 27 → "AA"."""
+    """1 → "A", 26 → "Z", 27 → "AA": the letters of a 1-based column (the one place that
+    spells them; ``locate.a1`` and the tally use it too)."""
     out = ""
     while col:
         col, r = divmod(col - 1, 26)

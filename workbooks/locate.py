@@ -37,7 +37,9 @@ from typing import Any
 from logic.plan import Plan
 from logic.text import clean_text, fold
 
-__all__ = ["META_LABELS", "Located", "MetaCell", "a1", "col_letter", "locate"]
+from .layout import col_letter
+
+__all__ = ["META_LABELS", "Located", "MetaCell", "a1", "locate"]
 
 #: Metadata key → folded labels that name it.
 META_LABELS: dict[str, tuple[str, ...]] = {
@@ -115,20 +117,9 @@ class Located:
         return None if m is None else m.value
 
 
-@lru_cache(maxsize=1024)
-def col_letter(index: int) -> str:
-    """0 → "A", 25 → "Z", 26 → "AA"."""
-    out = ""
-    n = index + 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out
-
-
 def a1(row: int, col: int) -> str:
     """A1 reference of a 1-based row and 0-based column."""
-    return f"{col_letter(col)}{row}"
+    return f"{col_letter(col + 1)}{row}"
 
 
 def locate(
@@ -227,7 +218,7 @@ def locate(
             out.duplicates[code] = [i + r0 + 1 for i in found]
     missing_cols: set[str] = set()
     value_at: dict[tuple[str, str], tuple[int, int]] = {}  # (ind, comp) → grid (row, col)
-    code_letters = col_letter(code_col + c0)
+    code_letters = col_letter(code_col + c0 + 1)
     columns: dict[str, tuple[int, str] | None] = {}  # component → (column, its letters)
     for ind in plan.indicators:
         code = ind.code
@@ -244,7 +235,7 @@ def locate(
         for comp in ind.components:
             if comp not in columns:
                 j = _component_column(roles, comp)
-                columns[comp] = None if j is None else (j, col_letter(j + c0))
+                columns[comp] = None if j is None else (j, col_letter(j + c0 + 1))
             column = columns[comp]
             if column is None:
                 missing_cols.add(comp)

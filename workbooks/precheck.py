@@ -44,6 +44,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from logic.findings import Finding, finding, has_errors
+from workbooks.layout import col_letter
 from workbooks.settings import Settings, get_settings, limit_name
 
 __all__ = [
@@ -1366,14 +1367,6 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-def _col_letters(n: int) -> str:
-    out = ""
-    while n > 0:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out or "A"
-
-
 class _Limits:
     __slots__ = ("cells", "cols", "rows")
 
@@ -1487,7 +1480,7 @@ def _scan_cells_slow(member: _Member, data: bytes, limits: _Limits) -> _Extent:
                 ext.max_col = col
             limit = limits.over(ext.max_row, ext.max_col)
             if limit:
-                ext.over = (limit, f"{_col_letters(col)}{row}")
+                ext.over = (limit, f"{col_letter(col)}{row}")
                 return ext
     return ext
 
@@ -1563,7 +1556,7 @@ def _scan_ods(member: _Member, data: bytes, s: Settings) -> list[tuple[str, _Ext
             ext.max_col = max(ext.max_col, col)
             limit = limits.over(ext.max_row, ext.max_col)
             if limit:
-                ext.over = (limit, f"{_col_letters(col)}{row}")
+                ext.over = (limit, f"{col_letter(col)}{row}")
     return sheets
 
 
@@ -1617,7 +1610,7 @@ def _scan_biff(stream: bytes, s: Settings) -> _Biff:
                 ext.max_row, ext.max_col = max(ext.max_row, r), max(ext.max_col, c)
                 limit = limits.over(ext.max_row, ext.max_col) if ext.over is None else None
                 if limit:
-                    ext.over = (limit, f"{_col_letters(c)}{r}")
+                    ext.over = (limit, f"{col_letter(c)}{r}")
     return out
 
 

@@ -12,7 +12,7 @@ from openpyxl.utils import range_boundaries
 
 from logic.plan import load_plan
 from workbooks.layout import report_layout
-from workbooks.locate import a1, col_letter, locate
+from workbooks.locate import a1, locate
 from workbooks.plans import load
 from workbooks.rosters import load_roster
 
@@ -54,7 +54,8 @@ def component_inputs(layout):
 
 
 def test_a1():
-    assert [col_letter(i) for i in (0, 25, 26, 701, 702)] == ["A", "Z", "AA", "ZZ", "AAA"]
+    # a 0-based column: what calamine's grids count from
+    assert [a1(1, i) for i in (0, 25, 26, 701, 702)] == ["A1", "Z1", "AA1", "ZZ1", "AAA1"]
     assert a1(17, 5) == "F17"
 
 
