@@ -346,8 +346,9 @@ def load_plan(data: dict, source: str | None = None) -> Plan:
     try:
         return Plan.model_validate(data)
     except ValidationError as e:
-        raise PlanError([line for err in e.errors() for line in _describe(err).split("\n")],
-                        source) from None
+        raise PlanError(
+            [line for err in e.errors() for line in _describe(err).split("\n")], source
+        ) from None
 
 
 def _describe(err) -> str:

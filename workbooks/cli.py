@@ -263,10 +263,9 @@ def _few_gc_passes():
 
 
 def _consolidate_in(args) -> int:
-    from .consolidate import console_status, consolidate, write_summary
+    from .consolidate import console_status, consolidate
     from .plans import load
     from .summary import print_summary, resolve_plan
-    from .tally import write_tally
 
     clock = _Clock()
     missing = [i for i in args.inputs if not Path(i).exists()]
@@ -291,23 +290,37 @@ def _consolidate_in(args) -> int:
             progress=status.progress,
         )
         clock.lap("consolidate")
-        status.step("Đang ghi bảng tổng hợp")
-        write_tally(result, args.out)
-        clock.lap("tally")
-        if args.json:
-            status.step("Đang ghi tệp JSON")
-            write_summary(result, args.json)
-            clock.lap("json")
-        if args.replies:
-            from .replies import write_replies
-
-            status.step("Đang soạn thư trả lời")
-            write_replies(result, args.replies)
-            clock.lap("replies")
+        write_outputs(result, status, args.out, args.json, args.replies, clock.lap)
     print_summary(result, args.out)
     clock.lap("summary")
     clock.save()
     return result.exit_code
+
+
+def write_outputs(result, status, tally, json=None, replies=None, lap=None) -> list[Path]:
+    """The tally, then the JSON summary and the drafted replies when asked for, each step
+    named on the status line (``lap(step)`` after each: the benchmarks' timings).
+
+    Returns the replies written."""
+    from .consolidate import write_summary
+    from .tally import write_tally
+
+    lap = lap or (lambda step: None)
+    status.step("Đang ghi bảng tổng hợp")
+    write_tally(result, tally)
+    lap("tally")
+    if json:
+        status.step("Đang ghi tệp JSON")
+        write_summary(result, json)
+        lap("json")
+    written: list[Path] = []
+    if replies:
+        from .replies import write_replies
+
+        status.step("Đang soạn thư trả lời")
+        written = write_replies(result, replies)
+        lap("replies")
+    return written
 
 
 class _Clock:

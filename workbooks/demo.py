@@ -221,12 +221,11 @@ def _mail(
 
 def run_demo(out: Path, plan_ref: str = "thanh-hoa-2024") -> int:
     """Build the inbox under ``out``, consolidate it and say where the results are."""
-    from .consolidate import console_status, consolidate, write_summary
+    from .cli import write_outputs
+    from .consolidate import console_status, consolidate
     from .plans import load
-    from .replies import write_replies
     from .rosters import load_roster
     from .summary import print_summary
-    from .tally import write_tally
 
     plan = load(plan_ref)
     roster = load_roster(plan.roster)
@@ -238,12 +237,7 @@ def run_demo(out: Path, plan_ref: str = "thanh-hoa-2024") -> int:
         result = consolidate(
             [inbox.folder], plan, roster, use_cache=False, progress=status.progress
         )
-        status.step("Đang ghi bảng tổng hợp")
-        write_tally(result, tally)
-        status.step("Đang ghi tệp JSON")
-        write_summary(result, out / "tong-hop.json")
-        status.step("Đang soạn thư trả lời")
-        replies = write_replies(result, out / "thu-tra-loi")
+        replies = write_outputs(result, status, tally, out / "tong-hop.json", out / "thu-tra-loi")
     print_summary(result, tally)
     print(f"Hộp thư mẫu: {inbox.folder}")
     print(f"Tóm tắt JSON: {out / 'tong-hop.json'}")

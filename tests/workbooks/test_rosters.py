@@ -246,5 +246,9 @@ def test_a_plan_scoped_to_a_dissolved_district_still_finds_its_communes():
     assert old_communes and set(during.communes_under("196")) == old_communes
     # the ten Uông Bí communes became three new wards
     new = after.communes_under("196")
-    assert sorted(after.unit(c).name for c in new) == ["Phường Uông Bí", "Phường Vàng Danh", "Phường Yên Tử"]
+    assert sorted(after.unit(c).name for c in new) == [
+        "Phường Uông Bí",
+        "Phường Vàng Danh",
+        "Phường Yên Tử",
+    ]
     assert after.unit("196").name == before.unit("196").name
