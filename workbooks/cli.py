@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from pathlib import Path
 
@@ -235,9 +236,10 @@ def _validate(args) -> int:
 def _consolidate(args) -> int:
     from .isolate import warm_up
 
-    # The workers' fork server imports the readers (~0.6 s) while this process imports the
-    # rest and loads the plan and the roster.
-    warm_up("workbooks.parallel")
+    # The workers' fork server (on Windows, the workers themselves) import the readers
+    # (~0.6 s) while this process imports the rest, loads the plan and the roster and
+    # collects the inputs.
+    warm_up("workbooks.parallel", workers=args.workers or os.cpu_count())
     with _few_gc_passes():
         return _consolidate_in(args)
 
@@ -327,7 +329,6 @@ class _Clock:
     """Wall time of each step, for the benchmarks: written as JSON to ``$THIDUA_TIMINGS``."""
 
     def __init__(self) -> None:
-        import os
         import time
 
         self.path = os.environ.get("THIDUA_TIMINGS")

@@ -39,7 +39,9 @@ Typical use, pre-check and read in the worker::
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import importlib
 import logging
 import math
 import multiprocessing
@@ -151,15 +153,20 @@ def map_isolated(
     )
 
 
-def warm_up(func: Callable[..., Any] | str) -> None:
+def warm_up(func: Callable[..., Any] | str, workers: int | None = None) -> None:
     """Start what workers for ``func`` come from, in the background, and return at once.
 
     The fork server imports the readers once (0.5–1 s) before the first worker can start;
     calling this as soon as reading is known to be needed overlaps that with the caller's
     own work. ``func`` may be given as the name of its module (``"workbooks.parallel"``),
     so that a command can start the server before importing the readers itself: this
-    module imports nothing heavy. Does nothing where there is no fork server, or when it
-    already runs.
+    module imports nothing heavy. Does nothing when the server already runs.
+
+    Where there is no fork server (Windows), every worker is a new interpreter that imports
+    the readers itself (0.5–1 s each): with ``workers``, that many are started now, once
+    per process, and wait importing ``func``'s module until :func:`map_isolated` (or
+    :func:`run_isolated`) takes them instead of starting its own. Workers nobody took are
+    stopped when this process exits.
     """
     ctx = _context(func)
     if ctx.get_start_method() == "forkserver":
@@ -167,6 +174,8 @@ def warm_up(func: Callable[..., Any] | str) -> None:
 
         with contextlib.suppress(Exception):  # the first map_isolated then starts it
             forkserver.ensure_running()
+    elif workers and not _STANDBY.started:
+        _STANDBY.start(ctx, _module_of(func), workers)
 
 
 # --------------------------------------------------------------------------------------
@@ -181,16 +190,55 @@ def _context(func: Callable[..., Any] | str) -> multiprocessing.context.BaseCont
     ctx = multiprocessing.get_context("forkserver")
     # Takes effect when the server starts (first use in this process); preloading the
     # caller's module spares every child the import.
-    module = (
-        func
-        if isinstance(func, str)
-        else getattr(func, "__module__", None)
-        or getattr(getattr(func, "func", None), "__module__", None)
-    )
+    module = _module_of(func)
     extra = [module] if module and module not in _PRELOAD else []
     with contextlib.suppress(Exception):
         ctx.set_forkserver_preload(_PRELOAD + extra)
     return ctx
+
+
+def _module_of(func: Callable[..., Any] | str) -> str | None:
+    if isinstance(func, str):
+        return func
+    return getattr(func, "__module__", None) or getattr(
+        getattr(func, "func", None), "__module__", None
+    )
+
+
+class _Standby:
+    """Spawned workers started ahead of need (:func:`warm_up`), until a run takes them."""
+
+    def __init__(self) -> None:
+        self.workers: list[_Worker] = []
+        self.started = False
+
+    def start(self, ctx: multiprocessing.context.BaseContext, module: str | None, n: int) -> None:
+        from workbooks.settings import get_settings  # pydantic: imported when first needed
+
+        self.started = True
+        memory = int(get_settings().parse_memory_mb)
+        preload = tuple(m for m in (*_PRELOAD[1:], module) if m)
+        with contextlib.suppress(Exception):  # then the run starts its workers itself
+            for _ in range(n):
+                self.workers.append(_Worker(ctx, memory, preload))
+        atexit.register(self.stop)
+
+    def take(self, ctx: multiprocessing.context.BaseContext, memory_mb: int) -> _Worker | None:
+        """A started worker of this kind and budget that is still alive, or None."""
+        while self.workers:
+            w = self.workers.pop(0)
+            same = w.method == ctx.get_start_method() and w.memory_mb == memory_mb
+            if same and w.alive and w.process.is_alive():
+                return w
+            w.stop()
+        return None
+
+    def stop(self) -> None:
+        while self.workers:
+            self.workers.pop().stop()
+
+
+_STANDBY = _Standby()
 
 
 Item = tuple[int, tuple]  # (index in the caller's items, call arguments)
@@ -259,7 +307,7 @@ def _run(
             if not batch:
                 return
             if worker is None:
-                worker = _Worker(ctx, memory)
+                worker = _STANDBY.take(ctx, memory) or _Worker(ctx, memory)
                 pool.append(worker)
             worker.submit(func, batch)
 
@@ -347,13 +395,19 @@ class _Worker:
     answered, oldest first: the child works on them in that order.
     """
 
-    def __init__(self, ctx: multiprocessing.context.BaseContext, memory_mb: int):
+    def __init__(
+        self, ctx: multiprocessing.context.BaseContext, memory_mb: int, preload: tuple = ()
+    ):
+        self.method = ctx.get_start_method()
+        self.memory_mb = memory_mb
         self.conn, child = ctx.Pipe(duplex=True)
         self.mark = ctx.RawArray("d", 3)
         fd, self.errpath = tempfile.mkstemp(prefix="thidua-worker-", suffix=".log")
         os.close(fd)
         self.process = ctx.Process(
-            target=_serve, args=(child, self.mark, memory_mb, self.errpath), daemon=True
+            target=_serve,
+            args=(child, self.mark, memory_mb, self.errpath, preload),
+            daemon=True,
         )
         self.process.start()
         child.close()
@@ -590,12 +644,14 @@ def _rss() -> int:
         return 0
 
 
-def _serve(conn: Any, mark: Any, memory_mb: int, errpath: str) -> None:
+def _serve(conn: Any, mark: Any, memory_mb: int, errpath: str, preload: tuple = ()) -> None:
     """Child main loop: receive ``(number, func, [args, …])``, send the outcomes; ``None`` stops.
 
     Each outcome is ``(status, payload, seconds)``, the value pickled on its own so that one
     result that cannot travel fails alone. After a ``MemoryError`` the batch stops there and
-    the child exits (a fresh worker is cheaper than a fragmented heap).
+    the child exits (a fresh worker is cheaper than a fragmented heap). ``preload``: modules
+    imported before the first batch arrives (and before the memory budget is set, like the
+    fork server's).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     with contextlib.suppress(OSError):
@@ -603,6 +659,9 @@ def _serve(conn: Any, mark: Any, memory_mb: int, errpath: str) -> None:
         err = os.open(errpath, os.O_WRONLY | os.O_APPEND)
         os.dup2(err, 2)
         os.close(err)
+    for module in preload:
+        with contextlib.suppress(Exception):  # the batch that needs it then says why
+            importlib.import_module(module)
     _limit_memory(memory_mb)
     while True:
         try:

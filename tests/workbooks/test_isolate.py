@@ -313,3 +313,78 @@ def test_the_server_can_be_started_by_module_name_before_the_readers_are_importe
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == "[] [1, 4, 9]"
+
+
+def _spawned(code: str, tmp_path: Path, **env: str) -> list:
+    """Run ``code`` in a new interpreter that spawns its workers, as on Windows; the last
+    line it prints, as Python values."""
+    import ast
+    import subprocess
+    import sys
+
+    env = {**os.environ, "THIDUA_START_METHOD": "spawn", **env}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    )
+    return ast.literal_eval(out.stdout.strip().splitlines()[-1])
+
+
+def test_spawned_workers_start_ahead_import_the_readers_and_are_the_ones_used(tmp_path):
+    """Windows: the workers warm_up starts import the caller's module while the caller
+    goes on (collecting the inputs), then map_isolated uses them, not new ones."""
+    marker = tmp_path / "imports.txt"
+    code = (
+        "import time\n"
+        "from pathlib import Path\n"
+        "from workbooks.isolate import _STANDBY, map_isolated, warm_up\n"
+        "warm_up('tests.workbooks.import_marker', workers=2)\n"
+        "ahead = sorted(w.process.pid for w in _STANDBY.workers)\n"
+        f"marker = Path({str(marker)!r})\n"
+        "deadline = time.monotonic() + 30\n"
+        "while time.monotonic() < deadline:  # the caller's own work, meanwhile\n"
+        "    seen = marker.read_text().split() if marker.exists() else []\n"
+        "    if len(seen) == 2:\n"
+        "        break\n"
+        "    time.sleep(0.05)\n"
+        "imported = sorted(map(int, seen))\n"
+        "from tests.workbooks.import_marker import pid\n"
+        "used = sorted({r.value for _i, r in map_isolated(pid, range(50), workers=2)})\n"
+        "print([ahead, imported, used, len(_STANDBY.workers)])\n"
+    )
+    ahead, imported, used, left = _spawned(code, tmp_path, THIDUA_TEST_IMPORT_MARKER=str(marker))
+    assert len(ahead) == 2
+    assert imported == ahead, "each worker imported the module before any batch was sent"
+    assert used == ahead and left == 0
+
+
+def test_spawned_workers_nobody_took_are_stopped_at_exit(tmp_path):
+    code = (
+        "from workbooks.isolate import _STANDBY, warm_up\n"
+        "warm_up('tests.workbooks.import_marker', workers=2)\n"
+        "warm_up('tests.workbooks.import_marker', workers=2)  # once per process\n"
+        "print([[w.process.pid for w in _STANDBY.workers], [w.errpath for w in _STANDBY.workers]])\n"
+    )
+    pids, logs = _spawned(code, tmp_path)
+    assert len(pids) == 2
+    assert all(gone(p) for p in pids)
+    assert not any(Path(p).exists() for p in logs), "their log files are removed too"
+
+
+def test_a_spawned_worker_started_ahead_keeps_the_memory_budget(tmp_path):
+    code = (
+        "from workbooks.isolate import _STANDBY, map_isolated, warm_up\n"
+        "warm_up('tests.workbooks.import_marker', workers=1)\n"
+        "from tests.workbooks.import_marker import eat_memory\n"
+        "out = dict(map_isolated(eat_memory, [400, 50], workers=1))\n"
+        "print([[f.message for f in out[0].findings], out[1].value, len(_STANDBY.workers)])\n"
+    )
+    messages, value, left = _spawned(code, tmp_path, THIDUA_PARSE_MEMORY_MB="200")
+    assert left == 0, "the run took the worker started ahead"
+    assert len(messages) == 1 and "hết bộ nhớ (giới hạn 200 MB)" in messages[0]
+    assert value == 50 * 1024 * 1024
