@@ -74,6 +74,7 @@ def test_benchmark_runs_every_contender_and_reports_them(tmp_path, capsys):
         "floor (calamine, 2 processes)",
         "floor (calamine, 1 process)",
         "ours, first run",
+        "ours, first run, workers spawned (as on Windows)",
         "ours: until the tally is written",
         "ours: read+check+roll-up",
         "ours, re-run (1 file changed)",
@@ -98,7 +99,14 @@ def test_benchmark_runs_every_contender_and_reports_them(tmp_path, capsys):
     rerun = rows["ours, re-run (1 file changed)"]["report"]
     assert (rerun["accepted"], rerun["rejected"]) == (20, 5)
     prechecks = result["corpora"]["20"]["prechecks"]
-    assert len(prechecks) == 4 and all(p["ok"] for p in prechecks)  # 2 rounds × (first, re-run)
+    # 2 rounds × (first run, first run with spawned workers, re-run)
+    assert len(prechecks) == 6 and all(p["ok"] for p in prechecks)
+    spawned = rows["ours, first run, workers spawned (as on Windows)"]["report"]
+    assert (spawned["accepted"], spawned["rejected"], spawned["results"]) == (
+        20,
+        5,
+        first["results"],
+    )
     assert "[MET ] hostile-input pre-checks on in every measured run" in printed
     # every round also timed the baseline, and the speed-up is judged on the median round
     assert [r["baseline_files"] for r in result["corpora"]["20"]["rounds"]] == [20, 20]
@@ -114,6 +122,22 @@ def test_benchmark_runs_every_contender_and_reports_them(tmp_path, capsys):
     baseline = rows["baseline (pandas + openpyxl)"]
     assert baseline["extrapolated"] is True
     assert (baseline["report"]["files"], baseline["report"]["unplaced"]) == (10, 0)
+    # had the baseline run in full, the rounds' samples are set against it
+    fields = set(national.Measurement.__dataclass_fields__)
+    measured = [national.Measurement(**{k: v for k, v in r.items() if k in fields})
+                for r in result["rows"]]  # fmt: skip
+    for m in measured:
+        m.extrapolated = False
+    rounds = result["corpora"]["20"]["rounds"]
+    check = [t for t in national.targets({20: measured}, [], rounds) if "sampled" in t[0]]
+    shares = [f"{r['baseline_s'] / baseline['wall_s']:.0%}" for r in rounds]
+    assert check == [
+        (
+            "the rounds' sampled baselines against the full one (minutes apart)",
+            None,
+            f"{', '.join(shares)} of {baseline['wall_s']:.1f} s",
+        )
+    ]
     assert "Targets" in printed
     assert len(result["targets"]) >= 4
 
