@@ -90,6 +90,9 @@ class Measurement:
     cores_s: tuple[float, float, float] = (0.0, 0.0, 0.0)
     # with --repeat: every run's wall time; this measurement is the median run
     walls: list[float] = field(default_factory=list)
+    # CPU seconds the hypervisor gave to other guests while this ran (all vCPUs; Linux):
+    # the share of the machine this run did not get, whatever it asked for
+    stolen_s: float = 0.0
 
     @property
     def files_per_s(self) -> float:
@@ -104,6 +107,7 @@ def measure(
 
     cmd = [sys.executable, str(Path(__file__).resolve()), "child", *args]
     load_before = _load()
+    stolen_before = _stolen()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with open(log_path, "ab") as err:
         t0 = time.perf_counter()
@@ -145,11 +149,19 @@ def measure(
     if not peak_rss:
         peak_rss = int(report.get("maxrss_mb", 0) * _MB)
     m = Measurement(contender, n, wall, peak_rss / _MB, peak_pss / _MB, max_procs, report,
-                    load=(load_before, _load()), cores_s=(cores[0], cores[1], cores[2]))  # fmt: skip
+                    load=(load_before, _load()), cores_s=(cores[0], cores[1], cores[2]),
+                    stolen_s=_stolen() - stolen_before)  # fmt: skip
     if "tally_end" in report:
         before = [rss for t, rss in timeline if t <= report["tally_end"]]
         m.peak_before_json_mb = max(before, default=0) / _MB
     return m
+
+
+def _stolen() -> float:
+    """CPU seconds stolen by the hypervisor so far, over all vCPUs (0 where not reported)."""
+    import psutil
+
+    return getattr(psutil.cpu_times(), "steal", 0.0)
 
 
 def _load() -> float:
@@ -520,7 +532,9 @@ def run_n(n: int, a: argparse.Namespace, log) -> tuple[list[Measurement], dict]:
             first_k = rounds["ours, first run"][-1]
             info["rounds"].append({"ours_to_tally_s": until_tally(first_k),
                                    "ours_s": first_k.wall_s, "baseline_s": base.wall_s,
-                                   "baseline_files": sampled})  # fmt: skip
+                                   "baseline_files": sampled,
+                                   "ours_stolen": _stolen_words(first_k),
+                                   "baseline_stolen": _stolen_words(base)})  # fmt: skip
         try:
             _corpus.write_correction(corpus, changed)
             rerun = go("ours, re-run (1 file changed)", [*ours_args, "--out",
@@ -709,8 +723,14 @@ def breakdown(rows: list[Measurement]) -> str:
         if any(m.cores_s):
             two, one, idle = m.cores_s
             out.append(f"    cores busy: ≥ 1.5 for {two:.1f} s, 0.5–1.5 for {one:.1f} s, "
-                       f"< 0.5 for {idle:.1f} s")  # fmt: skip
+                       f"< 0.5 for {idle:.1f} s; {_stolen_words(m)}")  # fmt: skip
     return "\n".join(out)
+
+
+def _stolen_words(m: Measurement) -> str:
+    cpus = os.cpu_count() or 1
+    share = m.stolen_s / (m.wall_s * cpus) if m.wall_s else 0.0
+    return f"stolen by the hypervisor: {m.stolen_s:.1f} CPU s ({share:.0%} of {cpus} vCPUs)"
 
 
 def targets(
@@ -887,6 +907,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['baseline_s']:.1f} s; ours {r['ours_s']:.1f} s, until the tally was "
                   f"written {r['ours_to_tally_s']:.1f} s: "
                   f"{r['baseline_s'] / r['ours_to_tally_s']:.1f}×")  # fmt: skip
+            if "ours_stolen" in r:
+                print(f"    ours {r['ours_stolen']}; baseline {r['baseline_stolen']}")
         prof = infos[n].get("profile")
         if prof:
             print(f"  profile of ours, parent process ({prof['parent_prof']}), by cumulative time:")

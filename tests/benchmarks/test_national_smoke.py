@@ -112,6 +112,9 @@ def test_benchmark_runs_every_contender_and_reports_them(tmp_path, capsys):
     assert [r["baseline_files"] for r in result["corpora"]["20"]["rounds"]] == [20, 20]
     speed = next(t for t in result["targets"] if t["what"].startswith("end to end"))
     assert "the median round" in speed["figures"] and "round 2: baseline on 20 files" in printed
+    # what the hypervisor took from each run is printed beside it (0 on an unshared machine)
+    assert all(r["stolen_s"] >= 0 for r in result["rows"])
+    assert printed.count("stolen by the hypervisor:") >= len(rows)
     to_tally = rows["ours: until the tally is written"]["wall_s"]
     assert to_tally < rows["ours, first run"]["wall_s"]
     assert rows["ours: read+check+roll-up"]["wall_s"] < to_tally
