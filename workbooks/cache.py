@@ -156,26 +156,48 @@ class Cache:
 
     def file_hashes(self, inputs: Iterable[str | os.PathLike]) -> FileHashes:
         """The remembered hashes of files under ``inputs`` (paths of files or folders)."""
-        roots = [os.path.abspath(os.fspath(p)) for p in inputs]
-        rows: dict[str, tuple] = {}
-        if roots:
-            # Every path under any input starts with the inputs' common folder (that of the
-            # smallest and the largest path is every one's): one range on the key.
-            try:
-                prefix = os.path.commonpath([min(roots), max(roots)])
-            except ValueError:  # different drives
-                prefix = ""
-            q = "SELECT * FROM files WHERE path >= ? AND path < ?"
-            try:
-                found = self.conn.execute(q, [prefix, prefix + "\U0010ffff"]).fetchall()
-            except UnicodeEncodeError:  # a name undecodable on this system: none kept
-                found = []
-            for row in found:
-                rows[row[0]] = row[1:]
+        rows = {row[0]: row[1:] for row in self._files_under(inputs, "*", "")}
         return FileHashes(self, rows)
+
+    def knows_files_under(self, inputs: Iterable[str | os.PathLike]) -> bool:
+        """Whether a hash is remembered for any file under ``inputs``: a re-run."""
+        return bool(self._files_under(inputs, "1", " LIMIT 1"))
+
+    def _files_under(self, inputs: Iterable[str | os.PathLike], what: str, limit: str) -> list:
+        roots = [os.path.abspath(os.fspath(p)) for p in inputs]
+        if not roots:
+            return []
+        # Every path under any input starts with the inputs' common folder (that of the
+        # smallest and the largest path is every one's): one range on the key.
+        try:
+            prefix = os.path.commonpath([min(roots), max(roots)])
+        except ValueError:  # different drives
+            prefix = ""
+        q = f"SELECT {what} FROM files WHERE path >= ? AND path < ?{limit}"
+        try:
+            return self.conn.execute(q, [prefix, prefix + "\U0010ffff"]).fetchall()
+        except UnicodeEncodeError:  # a name undecodable on this system: none kept
+            return []
 
     def close(self) -> None:
         self.conn.close()
+
+
+def seen_before(inputs: Iterable[str | os.PathLike], folder: Path | None = None) -> bool:
+    """Whether the cache in ``folder`` (default :func:`default_dir`) remembers files under
+    ``inputs``: this run is a re-run. False when there is no cache; never raises."""
+    if not ((Path(folder) if folder else default_dir()) / "reads.sqlite3").exists():
+        return False
+    try:
+        cache = Cache.open(folder)
+    except (OSError, sqlite3.Error):
+        return False
+    try:
+        return cache.knows_files_under(inputs)
+    except sqlite3.Error:
+        return False
+    finally:
+        cache.close()
 
 
 class FileHashes:

@@ -239,9 +239,20 @@ def _consolidate(args) -> int:
     # The workers' fork server (on Windows, the workers themselves) import the readers
     # (~0.6 s) while this process imports the rest, loads the plan and the roster and
     # collects the inputs.
-    warm_up("workbooks.parallel", workers=args.workers or os.cpu_count())
+    warm_up("workbooks.parallel", workers=_workers_ahead(args))
     with _few_gc_passes():
         return _consolidate_in(args)
+
+
+def _workers_ahead(args) -> int:
+    """Workers to start before the inputs are known, where each imports the readers itself
+    (Windows): all of them for a first run, one for a re-run (its reads are mostly cached,
+    and a worker started for nothing still costs a core its import)."""
+    from .cache import seen_before
+
+    if not args.no_cache and seen_before(args.inputs):
+        return 1
+    return args.workers or os.cpu_count() or 1
 
 
 @contextlib.contextmanager

@@ -192,3 +192,33 @@ def test_a_file_modified_just_before_it_was_seen_is_not_remembered(tmp_path):
     path.write_bytes(b"workbook")  # now: a coarse clock could hide a second change
     _remember(tmp_path / "cache", path, time.time_ns())
     assert _lookup(tmp_path / "cache", path) is None
+
+
+def test_a_rerun_is_known_before_collecting_so_windows_starts_one_worker_ahead(
+    inbox, tmp_path, monkeypatch
+):
+    """``thidua consolidate`` starts its workers before it collects the inputs; where each
+    imports the readers itself (Windows), a re-run gets one, a first run all of them."""
+    from workbooks.cache import seen_before
+    from workbooks.cli import _parser, _workers_ahead
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("THIDUA_CACHE_DIR", str(cache))
+    argv = [
+        "consolidate",
+        str(inbox[0].parent),
+        "--out",
+        str(tmp_path / "t.xlsx"),
+        "--workers",
+        "3",
+    ]
+
+    def ahead(*extra: str) -> int:
+        return _workers_ahead(_parser().parse_args([*argv, *extra]))
+
+    assert not seen_before([inbox[0].parent]) and ahead() == 3  # no cache yet
+    _run(inbox, cache)
+    assert seen_before([inbox[0].parent]) and seen_before([inbox[2]])
+    assert ahead() == 1
+    assert ahead("--no-cache") == 3  # the cache is not used: nothing read is reused
+    assert not seen_before([tmp_path / "thu-khac"])  # another folder: a first run there
