@@ -93,6 +93,8 @@ class Measurement:
     # CPU seconds the hypervisor gave to other guests while this ran (all vCPUs; Linux):
     # the share of the machine this run did not get, whatever it asked for
     stolen_s: float = 0.0
+    # CPU seconds this benchmark spent polling the run's memory and CPU while it ran
+    poller_cpu_s: float = 0.0
 
     @property
     def files_per_s(self) -> float:
@@ -100,14 +102,22 @@ class Measurement:
 
 
 def measure(
-    contender: str, n: int, args: list[str], log_path: Path, poll_s: float = 0.05
+    contender: str, n: int, args: list[str], log_path: Path, poll_s: float = 0.1
 ) -> Measurement:
-    """Run ``national.py child <args>`` and poll its process tree until it exits."""
+    """Run ``national.py child <args>`` and poll its process tree until it exits.
+
+    Polling costs CPU on the machine being measured: a PSS poll of our tree (``smaps`` of
+    three large processes) takes ~11 ms, an RSS poll ~2 ms. Every 0.1 s, PSS every tenth
+    poll, that is ~1.5 % of one of the two vCPUs; what it took is reported with each run
+    (``poller_cpu_s``). At 0.05 s with PSS every fourth poll it took ~9 %, which slowed ours,
+    whose work needs both vCPUs, and not the one-process baseline.
+    """
     import psutil
 
     cmd = [sys.executable, str(Path(__file__).resolve()), "child", *args]
     load_before = _load()
     stolen_before = _stolen()
+    poller_before = time.process_time()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     with open(log_path, "ab") as err:
         t0 = time.perf_counter()
@@ -126,7 +136,7 @@ def measure(
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                rss, pss, count, cpu = _tree_memory(root, with_pss=tick % 4 == 0)
+                rss, pss, count, cpu = _tree_memory(root, with_pss=tick % 10 == 0)
                 timeline.append((time.time(), rss))
                 now = time.perf_counter()
                 # a process started since the last poll counts from zero: close enough
@@ -150,7 +160,8 @@ def measure(
         peak_rss = int(report.get("maxrss_mb", 0) * _MB)
     m = Measurement(contender, n, wall, peak_rss / _MB, peak_pss / _MB, max_procs, report,
                     load=(load_before, _load()), cores_s=(cores[0], cores[1], cores[2]),
-                    stolen_s=_stolen() - stolen_before)  # fmt: skip
+                    stolen_s=_stolen() - stolen_before,
+                    poller_cpu_s=time.process_time() - poller_before)  # fmt: skip
     if "tally_end" in report:
         before = [rss for t, rss in timeline if t <= report["tally_end"]]
         m.peak_before_json_mb = max(before, default=0) / _MB
@@ -730,7 +741,8 @@ def breakdown(rows: list[Measurement]) -> str:
 def _stolen_words(m: Measurement) -> str:
     cpus = os.cpu_count() or 1
     share = m.stolen_s / (m.wall_s * cpus) if m.wall_s else 0.0
-    return f"stolen by the hypervisor: {m.stolen_s:.1f} CPU s ({share:.0%} of {cpus} vCPUs)"
+    return (f"stolen by the hypervisor: {m.stolen_s:.1f} CPU s ({share:.0%} of {cpus} vCPUs); "
+            f"polling it: {m.poller_cpu_s:.1f} CPU s")  # fmt: skip
 
 
 def targets(
