@@ -217,7 +217,8 @@ class _Standby:
 
         self.started = True
         memory = int(get_settings().parse_memory_mb)
-        preload = tuple(m for m in (*_PRELOAD[1:], module) if m)
+        # what the fork server would preload; "__main__" a spawned child runs anyway
+        preload = tuple(m for m in (*_PRELOAD, module) if m and m != "__main__")
         with contextlib.suppress(Exception):  # then the run starts its workers itself
             for _ in range(n):
                 self.workers.append(_Worker(ctx, memory, preload))
