@@ -107,10 +107,11 @@ def measure(
     """Run ``national.py child <args>`` and poll its process tree until it exits.
 
     Polling costs CPU on the machine being measured: a PSS poll of our tree (``smaps`` of
-    three large processes) takes ~11 ms, an RSS poll ~2 ms. Every 0.1 s, PSS every tenth
-    poll, that is ~1.5 % of one of the two vCPUs; what it took is reported with each run
-    (``poller_cpu_s``). At 0.05 s with PSS every fourth poll it took ~9 %, which slowed ours,
-    whose work needs both vCPUs, and not the one-process baseline.
+    three large processes) takes ~11 ms of CPU, an RSS poll ~2 ms. Every 0.1 s, PSS every
+    tenth poll, a national run of ours costs the poller 0.8–1.1 CPU s (about 5 % of one
+    vCPU), reported with each run (``poller_cpu_s``). Every 0.05 s with PSS every fourth
+    poll it cost about three times as much, taken from ours, whose work needs both vCPUs,
+    and not from the one-process baseline.
     """
     import psutil
 
