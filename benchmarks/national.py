@@ -452,6 +452,10 @@ def _child(argv: list[str]) -> int:
     run = {"ours": child_ours, "baseline": child_baseline, "floor": child_floor,
            "profile-read": child_profile_read, "counts": child_counts}[a.mode]  # fmt: skip
     print(json.dumps(run(a), ensure_ascii=False, default=str), flush=True)
+    if a.mode == "ours":  # and end as the command does (workbooks.cli.run)
+        from workbooks.cli import exit_now
+
+        exit_now(0)
     return 0
 
 

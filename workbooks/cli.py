@@ -22,6 +22,7 @@ import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from logic.errors import ThiduaError
 
@@ -43,6 +44,35 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nĐã dừng theo yêu cầu.", file=sys.stderr)
         return 130
+
+
+def run() -> NoReturn:
+    """The ``thidua`` command: :func:`main`, then :func:`exit_now`."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` once the output is flushed and the exit handlers ran,
+    without the interpreter's finalization: it frees every object of the run one by one,
+    0.13–0.17 s after consolidating a province or the country, which nobody waits for.
+
+    The usual exit when a thread other than this one still runs (finalization waits for
+    it) or the output cannot be flushed (a closed pipe: the usual exit says so)."""
+    import atexit
+    import threading
+
+    if any(t is not threading.current_thread() and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        sys.exit(code)
+    atexit._run_exitfuncs()  # logging, the workers and temporary files left to clean up
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def _utf8_stdio() -> None:
@@ -415,4 +445,4 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()
