@@ -54,7 +54,8 @@ def run() -> NoReturn:
 def exit_now(code: int) -> NoReturn:
     """End the process with ``code`` once the output is flushed and the exit handlers ran,
     without the interpreter's finalization: it frees every object of the run one by one,
-    0.13–0.17 s after consolidating a province or the country, which nobody waits for.
+    which nobody waits for (the end of a province's re-run took 54–187 ms with it, 11–21 ms
+    without).
 
     The usual exit when a thread other than this one still runs (finalization waits for
     it) or the output cannot be flushed (a closed pipe: the usual exit says so)."""
