@@ -265,12 +265,12 @@ def _validate(args) -> int:
 
 
 def _consolidate(args) -> int:
-    from .isolate import warm_up
+    from .isolate import spawns_workers, warm_up
 
     # The workers' fork server (on Windows, the workers themselves) import the readers
     # (~0.6 s) while this process imports the rest, loads the plan and the roster and
     # collects the inputs.
-    warm_up("workbooks.parallel", workers=_workers_ahead(args))
+    warm_up("workbooks.parallel", workers=_workers_ahead(args) if spawns_workers() else None)
     with _few_gc_passes():
         return _consolidate_in(args)
 

@@ -58,7 +58,7 @@ from typing import Any
 
 from logic.findings import Finding, finding
 
-__all__ = ["IsolatedResult", "map_isolated", "run_isolated", "warm_up"]
+__all__ = ["IsolatedResult", "map_isolated", "run_isolated", "spawns_workers", "warm_up"]
 
 log = logging.getLogger(__name__)
 
@@ -178,14 +178,20 @@ def warm_up(func: Callable[..., Any] | str, workers: int | None = None) -> None:
         _STANDBY.start(ctx, _module_of(func), workers)
 
 
+def spawns_workers() -> bool:
+    """Whether every worker is a new interpreter (no fork server: Windows), which
+    :func:`warm_up` can start ahead of need."""
+    # THIDUA_START_METHOD=spawn: what Windows gets, so that it can be tested elsewhere
+    forced = os.environ.get("THIDUA_START_METHOD") == "spawn"
+    return forced or "forkserver" not in multiprocessing.get_all_start_methods()
+
+
 # --------------------------------------------------------------------------------------
 # internals
 
 
 def _context(func: Callable[..., Any] | str) -> multiprocessing.context.BaseContext:
-    # THIDUA_START_METHOD=spawn: what Windows gets, so that it can be tested elsewhere
-    forced = os.environ.get("THIDUA_START_METHOD") == "spawn"
-    if forced or "forkserver" not in multiprocessing.get_all_start_methods():
+    if spawns_workers():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     # Takes effect when the server starts (first use in this process); preloading the
