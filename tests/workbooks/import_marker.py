@@ -2,6 +2,8 @@
 
 ``$THIDUA_TEST_IMPORT_MARKER`` names the file; each process that imports this module
 appends its process id, so a test can tell that the import happened before any batch.
+Its functions repeat two of ``test_isolate``'s on purpose: a spawned child that unpickles
+them imports only this module, not pytest and the rest, within its memory budget.
 """
 
 import os
