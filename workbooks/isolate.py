@@ -56,9 +56,17 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Any
 
+from logic.errors import ThiduaError
 from logic.findings import Finding, finding
 
-__all__ = ["IsolatedResult", "map_isolated", "run_isolated", "spawns_workers", "warm_up"]
+__all__ = [
+    "IsolatedResult",
+    "WorkerStartError",
+    "map_isolated",
+    "run_isolated",
+    "spawns_workers",
+    "warm_up",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +84,23 @@ _MAX_BATCH = 1000
 # Batches queued per worker: the next one waits in its pipe while it works on one, so it
 # never waits for the parent between batches.
 _AHEAD = 2
+# Workers in a row that died (or hung) before their first call, or could not be started:
+# then this machine cannot run them, and the run stops with one error instead of blaming
+# every file on a worker that never read it.
+_START_TRIES = 3
+
+
+class WorkerStartError(ThiduaError):
+    """Workers cannot start here (no file is at fault): ``str(e)`` says so, in Vietnamese."""
+
+    def __init__(self, why: str):
+        self.why = why
+        super().__init__(
+            f"Không khởi động được tiến trình đọc tệp: {_START_TRIES} lần liên tiếp, tiến "
+            f"trình dừng trước khi đọc tệp nào ({why}). Các tệp báo cáo không bị coi là lỗi. "
+            "Hãy kiểm tra bản cài đặt thidua trên máy này (phần mềm diệt virus hoặc chính "
+            "sách của máy có thể chặn chạy tiến trình con) rồi chạy lại."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +164,10 @@ def map_isolated(
     ``max_tasks_per_worker`` calls, or sooner when their memory grew, so that memory a
     reader leaks does not pile up. ``items`` is consumed lazily (a batch or two ahead per
     worker). Closing the iterator early stops the workers.
+
+    A worker that ends before its first call (it could not start, or import ``func``) costs
+    no item: its batches run again as they were. Raises :class:`WorkerStartError` when
+    three in a row do: this machine cannot run them, whatever the items.
     """
     total = len(items) if isinstance(items, Sized) else None
     return _run(
@@ -300,6 +329,21 @@ def _run(
     ctx = _context(func)
     feed = _Feed(arg_tuples, _Sizer(batch_s, workers, total))
     pool: list[_Worker] = []
+    failed_starts = 0  # workers in a row that never began a call
+
+    def start_failed(why: str) -> None:
+        nonlocal failed_starts
+        failed_starts += 1
+        log.warning("reader process could not start: %s", why)
+        if failed_starts >= _START_TRIES:
+            raise WorkerStartError(why)
+
+    def new_worker() -> _Worker:
+        while True:
+            try:
+                return _Worker(ctx, memory)
+            except Exception as exc:  # a fork server that died, a refused process, …
+                start_failed(f"{type(exc).__name__}: {exc}")
 
     def dispatch() -> None:
         while True:
@@ -314,7 +358,7 @@ def _run(
             if not batch:
                 return
             if worker is None:
-                worker = _STANDBY.take(ctx, memory) or _Worker(ctx, memory)
+                worker = _STANDBY.take(ctx, memory) or new_worker()
                 pool.append(worker)
             worker.submit(func, batch)
 
@@ -335,6 +379,10 @@ def _run(
                     worker.overrun(done, feed, now, timeout, memory)
                 else:
                     continue
+                if worker.start_failure is not None:
+                    start_failed(worker.start_failure)
+                elif worker.began():
+                    failed_starts = 0
                 if not worker.alive or not (worker.flight or worker.accepts(max_tasks)):
                     worker.stop()
                     pool.remove(worker)
@@ -416,8 +464,15 @@ class _Worker:
             args=(child, self.mark, memory_mb, self.errpath, preload),
             daemon=True,
         )
-        self.process.start()
-        child.close()
+        try:
+            self.process.start()
+        except BaseException:
+            self.conn.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.errpath)
+            raise
+        finally:
+            child.close()
         self.tasks = 0
         self.alive = True
         self.retiring = False  # its memory grew: no more batches
@@ -425,6 +480,11 @@ class _Worker:
         self.number = 0
         self.flight: deque[_Batch] = deque()
         self.first_rss = 0
+        self.start_failure: str | None = None  # why it ended before its first call
+
+    def began(self) -> bool:
+        """Whether the child ever began a call (it writes the batch number as it does)."""
+        return int(self.mark[0]) > 0
 
     def accepts(self, max_tasks: int) -> bool:
         return self.alive and not self.retiring and self.tasks < max_tasks
@@ -486,6 +546,13 @@ class _Worker:
         feed.retry(rest, alone=True)  # first: they came before the later batches
         return blamed
 
+    def _never_began(self, feed: _Feed, why: str) -> None:
+        """It ended before its first call: no item is at fault, all run again as they were."""
+        self.start_failure = why
+        for batch in reversed(self.flight):
+            feed.retry(batch.items, alone=False)
+        self.flight.clear()
+
     def _drain(self, done: list[tuple[int, IsolatedResult]], feed: _Feed, memory_mb: int) -> bool:
         """Take every batch answer already sent; False when the pipe broke (the child died)."""
         while self.flight:
@@ -533,7 +600,12 @@ class _Worker:
         if not self.flight:
             self.process.join(5)
             return  # it had sent everything (it exits after a MemoryError)
-        why = self._death(memory_mb)  # joins the child: its mark is final
+        self.process.join(5)  # its mark is final
+        if not self.began():
+            words = _last_words(_stderr_of(self.errpath))
+            self._never_began(feed, words or f"mã thoát {self.process.exitcode}")
+            return
+        why = self._death(memory_mb)
         position, start = self._position()
         for index, _args in self._blame(position, feed):
             done.append((index, IsolatedResult(findings=[why], elapsed_s=now - start)))
@@ -550,6 +622,9 @@ class _Worker:
         self.kill()
         self._drain(done, feed, memory_mb)  # answers sent just before the kill still count
         if not self.flight:
+            return
+        if not self.began():
+            self._never_began(feed, f"chưa sẵn sàng sau {timeout:g} giây")
             return
         position, start = self._position()
         if now - start < timeout:
@@ -621,6 +696,16 @@ def _stderr_of(path: str, size: int = 8000) -> str:
             return fh.read(size).decode("utf-8", "replace").strip()
     except OSError:
         return ""
+
+
+def _last_words(stderr: str) -> str:
+    """A dead child's reason: the exception line of a Python traceback, else its last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in reversed(lines):
+        head = line.partition(":")[0]
+        if head.isidentifier() and head.endswith(("Error", "Exception", "Exit")):
+            return line[:300]
+    return lines[-1][:300] if lines else ""
 
 
 def _limit_memory(memory_mb: int) -> None:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import openpyxl
+import pytest
 
 
 def _thidua(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -79,3 +80,38 @@ def test_workers_started_for_nothing_are_stopped_when_the_command_exits(tmp_path
         run = _thidua("consolidate", str(inbox), "--out", str(tmp_path / "t.xlsx"), env=env)
         assert run.returncode == 1, run.stderr
         assert not list(temp.glob("thidua-worker-*")), "a worker's log outlived the command"
+
+
+# Python runs ``sitecustomize`` at start-up in every process, workers too: this one ends a
+# worker (spawned, or the fork server it would come from) before it can read anything, as
+# a machine's policy or antivirus can.
+_NO_WORKERS = """\
+import os, sys
+if "--multiprocessing-fork" in sys.argv or sys.argv[:1] == ["-c"]:
+    os._exit(3)
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_a_machine_that_cannot_start_workers_gets_one_clear_error(tmp_path, method):
+    """Not one report is blamed (nor a reply drafted asking its unit to send it again):
+    the command says the machine could not start its readers, and writes nothing."""
+    assert _thidua("demo", "--out", str(tmp_path / "demo")).returncode == 0
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_NO_WORKERS, encoding="utf-8")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {
+        "PYTHONPATH": str(site),
+        "THIDUA_START_METHOD": method,
+        "THIDUA_CACHE_DIR": str(tmp_path / "cache"),
+        "TMPDIR": str(temp),
+    }
+    out, replies = tmp_path / "t.xlsx", tmp_path / "thu"
+    args = ["--out", str(out), "--json", str(tmp_path / "t.json"), "--replies", str(replies)]
+    run = _thidua("consolidate", str(tmp_path / "demo" / "hop-thu"), *args, env=env)
+    assert run.returncode == 2
+    assert "Lỗi: Không khởi động được tiến trình đọc tệp: 3 lần liên tiếp" in run.stderr
+    assert not out.exists() and not (tmp_path / "t.json").exists() and not replies.exists()
+    assert not list(temp.glob("thidua-worker-*"))

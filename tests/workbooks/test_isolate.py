@@ -388,3 +388,49 @@ def test_a_spawned_worker_started_ahead_keeps_the_memory_budget(tmp_path):
     assert left == 0, "the run took the worker started ahead"
     assert len(messages) == 1 and "hết bộ nhớ (giới hạn 200 MB)" in messages[0]
     assert value == 50 * 1024 * 1024
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_workers_that_cannot_start_stop_the_run_with_one_error_and_blame_no_file(tmp_path, method):
+    """Every worker dies before its first call (it cannot import the function): no file
+    is at fault, so none gets a finding; the run stops after a few tries, not one worker
+    started per file, and says why."""
+    refusals = tmp_path / "refusals.txt"
+    code = (
+        "import os\n"
+        "os.environ['THIDUA_TEST_REFUSING_PARENT'] = str(os.getpid())\n"
+        "from workbooks.isolate import WorkerStartError, map_isolated\n"
+        "from tests.workbooks.refused_child import double\n"
+        "got = []\n"
+        "try:\n"
+        "    got += [(i, r.ok) for i, r in map_isolated(double, range(50), workers=2)]\n"
+        "    print(['finished', got, ''])\n"
+        "except WorkerStartError as e:\n"
+        "    print(['stopped', got, str(e)])\n"
+    )
+    env = {"THIDUA_START_METHOD": method, "THIDUA_TEST_REFUSALS": str(refusals)}
+    outcome, got, message = _spawned(code, tmp_path, **env)
+    assert (outcome, got) == ("stopped", [])
+    assert message.startswith("Không khởi động được tiến trình đọc tệp: 3 lần liên tiếp")
+    assert "(ImportError: thidua test: workers may not import this module)" in message
+    tries = len(refusals.read_text().split())
+    assert 3 <= tries <= 5, f"{tries} workers started for 50 items"
+
+
+def test_workers_lost_before_their_first_call_cost_no_item(tmp_path):
+    """Two workers in a row cannot start, the third can: the run goes on, and no item
+    gets a finding for the workers lost (the first item was blamed for them before)."""
+    refusals = tmp_path / "refusals.txt"
+    code = (
+        "import os\n"
+        "os.environ['THIDUA_TEST_REFUSING_PARENT'] = str(os.getpid())\n"
+        "from workbooks.isolate import map_isolated\n"
+        "from tests.workbooks.refused_child import double\n"
+        "out = dict(map_isolated(double, range(20), workers=1))\n"
+        "rows = [(i, out[i].value, [f.code for f in out[i].findings]) for i in sorted(out)]\n"
+        "print(rows)\n"
+    )
+    env = {"THIDUA_TEST_REFUSALS": str(refusals), "THIDUA_TEST_REFUSE_FIRST": "2"}
+    rows = _spawned(code, tmp_path, **env)
+    assert len(refusals.read_text().split()) == 2
+    assert rows == [(i, 2 * i, []) for i in range(20)]
