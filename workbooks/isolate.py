@@ -457,7 +457,9 @@ class _Worker:
         self.memory_mb = memory_mb
         self.conn, child = ctx.Pipe(duplex=True)
         self.mark = ctx.RawArray("d", 3)
-        fd, self.errpath = tempfile.mkstemp(prefix="thidua-worker-", suffix=".log")
+        if not _LOGS_SWEPT:
+            _sweep_old_logs()
+        fd, self.errpath = tempfile.mkstemp(prefix=_LOG_PREFIX, suffix=".log")
         os.close(fd)
         self.process = ctx.Process(
             target=_serve,
@@ -688,6 +690,26 @@ def _result(status: str, payload: Any, elapsed: float, memory_mb: int) -> Isolat
             status, payload = "error", f"{type(exc).__name__}: {exc}"
     why = f"hết bộ nhớ (giới hạn {memory_mb} MB)" if status == "memory" else str(payload)
     return IsolatedResult(findings=[finding("parse_crashed", why=why)], elapsed_s=elapsed)
+
+
+_LOG_PREFIX = "thidua-worker-"
+# A worker's log is removed when it stops; a run killed outright (a console closed
+# mid-run) leaves its workers' behind. No run lasts a day: older ones are such leftovers.
+_LOG_MAX_AGE_S = 24 * 3600
+_LOGS_SWEPT = False
+
+
+def _sweep_old_logs() -> None:
+    """Remove the worker logs killed runs left in the temporary folder (once a process)."""
+    global _LOGS_SWEPT
+    _LOGS_SWEPT = True
+    old = time.time() - _LOG_MAX_AGE_S
+    with contextlib.suppress(OSError), os.scandir(tempfile.gettempdir()) as entries:
+        for entry in entries:
+            if entry.name.startswith(_LOG_PREFIX) and entry.name.endswith(".log"):
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < old:
+                        os.unlink(entry.path)
 
 
 def _stderr_of(path: str, size: int = 8000) -> str:

@@ -434,3 +434,25 @@ def test_workers_lost_before_their_first_call_cost_no_item(tmp_path):
     rows = _spawned(code, tmp_path, **env)
     assert len(refusals.read_text().split()) == 2
     assert rows == [(i, 2 * i, []) for i in range(20)]
+
+
+def test_logs_a_killed_run_left_behind_are_removed_by_the_next(tmp_path):
+    """A run killed outright (a console closed mid-run) leaves its workers' logs in the
+    temporary folder; the next run that starts a worker removes those a day old, and
+    touches nothing else there."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    left = [temp / f"thidua-worker-{n}.log" for n in ("a1b2c3", "d4e5f6")]
+    fresh, other = temp / "thidua-worker-x9y8z7.log", temp / "thidua-worker-notes.txt"
+    for path in [*left, fresh, other]:
+        path.write_text("")
+    two_days_ago = time.time() - 2 * 86400
+    for path in [*left, other]:
+        os.utime(path, (two_days_ago, two_days_ago))
+    code = (
+        "from workbooks.isolate import map_isolated\n"
+        "from tests.workbooks.import_marker import pid\n"
+        "print(len(list(map_isolated(pid, range(3), workers=1))))\n"
+    )
+    assert _spawned(code, tmp_path, TMPDIR=str(temp), TEMP=str(temp), TMP=str(temp)) == 3
+    assert sorted(p.name for p in temp.iterdir()) == sorted([fresh.name, other.name])
