@@ -724,8 +724,9 @@ def _last_words(stderr: str) -> str:
     """A dead child's reason: the exception line of a Python traceback, else its last line."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     for line in reversed(lines):
-        head = line.partition(":")[0]
-        if head.isidentifier() and head.endswith(("Error", "Exception", "Exit")):
+        head = line.partition(":")[0]  # "ImportError", "multiprocessing.….AuthenticationError"
+        named = all(part.isidentifier() for part in head.split("."))
+        if named and head.endswith(("Error", "Exception", "Exit")):
             return line[:300]
     return lines[-1][:300] if lines else ""
 
