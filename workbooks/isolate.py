@@ -457,8 +457,7 @@ class _Worker:
         self.memory_mb = memory_mb
         self.conn, child = ctx.Pipe(duplex=True)
         self.mark = ctx.RawArray("d", 3)
-        if not _LOGS_SWEPT:
-            _sweep_old_logs()
+        _sweep_old_logs()
         fd, self.errpath = tempfile.mkstemp(prefix=_LOG_PREFIX, suffix=".log")
         os.close(fd)
         self.process = ctx.Process(
@@ -702,6 +701,8 @@ _LOGS_SWEPT = False
 def _sweep_old_logs() -> None:
     """Remove the worker logs killed runs left in the temporary folder (once a process)."""
     global _LOGS_SWEPT
+    if _LOGS_SWEPT:
+        return
     _LOGS_SWEPT = True
     old = time.time() - _LOG_MAX_AGE_S
     with contextlib.suppress(OSError), os.scandir(tempfile.gettempdir()) as entries:
